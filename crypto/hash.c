@@ -1,0 +1,55 @@
+/*
+ * hash: SHA-256 and randomness through libsodium.
+ */
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <sodium.h>
+
+#include "consentd/hash.h"
+
+enum err
+hash_init(void)
+{
+    if (sodium_init() < 0)
+        return ERR_UNAVAIL;
+    return ERR_OK;
+}
+
+void
+hash_sha256(const uint8_t *in, size_t len, uint8_t out[static HASH_BYTES])
+{
+    static const uint8_t empty[1];
+
+    if (in == NULL)
+        in = empty;
+    crypto_hash_sha256(out, in, len);
+}
+
+void
+hash_sha256_2(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen,
+              uint8_t out[static HASH_BYTES])
+{
+    crypto_hash_sha256_state st;
+
+    crypto_hash_sha256_init(&st);
+    if (alen > 0)
+        crypto_hash_sha256_update(&st, a, alen);
+    if (blen > 0)
+        crypto_hash_sha256_update(&st, b, blen);
+    crypto_hash_sha256_final(&st, out);
+}
+
+bool
+hash_equal(const uint8_t a[static HASH_BYTES], const uint8_t b[static HASH_BYTES])
+{
+    return sodium_memcmp(a, b, HASH_BYTES) == 0;
+}
+
+void
+hash_random(uint8_t *buf, size_t len)
+{
+    if (len > 0)
+        randombytes_buf(buf, len);
+}

@@ -1,0 +1,25 @@
+/*
+ * api: the HTTP handlers, one file per endpoint group: api_log.c (the verifiable log),
+ * api_org.c (organisations), api_ops.c (health, readiness, metrics). Each parses the request,
+ * calls the module that decides, and answers.
+ *
+ * THREAD SAFETY: handlers run on worker threads; they share only the immutable struct http_app.
+ */
+#ifndef API_H
+#define API_H
+
+#include "consentd/http.h"
+
+void api_log_checkpoint(struct http_call *c);
+void api_log_key(struct http_call *c);
+void api_log_inclusion(struct http_call *c);
+void api_log_consistency(struct http_call *c);
+void api_log_entries(struct http_call *c);
+
+void api_org_create(struct http_call *c);
+
+void api_ops_healthz(struct http_call *c);
+void api_ops_readyz(struct http_call *c);
+void api_ops_metrics(struct http_call *c);
+
+#endif

@@ -1,0 +1,32 @@
+/*
+ * hash: SHA-256, the one hash of the log, of key ids and of signed-note key hashes.
+ *
+ * THREAD SAFETY: every function is reentrant. hash_init() must have run once (sodium_init).
+ */
+#ifndef HASH_H
+#define HASH_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "consentd/err.h"
+
+#define HASH_BYTES 32
+
+/* hash_init initialises libsodium; call once before any other crypto/ function. */
+enum err hash_init(void);
+
+/* hash_sha256 writes SHA-256(in[0..len)) to out. */
+void hash_sha256(const uint8_t *in, size_t len, uint8_t out[static HASH_BYTES]);
+
+/* hash_sha256_2 writes SHA-256(a ‖ b) to out; either part may be empty (pointer ignored). */
+void hash_sha256_2(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen,
+                   uint8_t out[static HASH_BYTES]);
+
+/* hash_equal compares two hashes in constant time. */
+_Bool hash_equal(const uint8_t a[static HASH_BYTES], const uint8_t b[static HASH_BYTES]);
+
+/* hash_random fills buf with len random bytes from libsodium's CSPRNG. */
+void hash_random(uint8_t *buf, size_t len);
+
+#endif

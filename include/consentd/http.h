@@ -1,0 +1,135 @@
+/*
+ * http: the HTTP/1.1 server (libh2o evloop, one event loop per worker thread, each with its own
+ * SO_REUSEPORT listener), the route table, and the helpers handlers answer with. Handlers parse
+ * and answer; they decide nothing.
+ *
+ * Limits: a connection cap across all threads (h2o has none), a request body cap, one timeout
+ * for headers, body and keep-alive idle, and HTTP/2 off. Every response carries X-Request-Id,
+ * and every response, including h2o's own errors, is one JSON line in the request log (method,
+ * path without the query, status, time; never headers, bodies or query strings).
+ *
+ * THREAD SAFETY: a struct http_call belongs to the worker thread that received it.
+ */
+#ifndef HTTP_H
+#define HTTP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cJSON.h>
+
+#include "consentd/config.h"
+#include "consentd/err.h"
+#include "consentd/policy.h"
+#include "consentd/secret.h"
+#include "consentd/sequencer.h"
+#include "consentd/store.h"
+
+#define HTTP_REQUEST_ID_LEN 32 /* hex characters */
+#define HTTP_MAX_QUERY      2048
+#define HTTP_PROBLEM_BASE   "https://consentd.example/problems/"
+
+/* What every handler can reach. Immutable while serving. */
+struct http_app {
+    const struct config *cfg;
+    struct store *store;
+    struct sequencer *seq;
+    const struct policy *policy;
+    struct secret_check *admin;
+    const struct ckpt_signer *signer;
+    char log_key[NOTE_VKEY_MAX + 1]; /* the checkpoint verifier key */
+};
+
+struct http_call;
+
+/* A route handler: answers through the http_reply_* functions or http_submit. */
+typedef void (*http_handler_fn)(struct http_call *c);
+
+/* http_app_of returns the app of the call. */
+const struct http_app *http_app_of(const struct http_call *c);
+
+/* http_method_is is true if the request's method is m ("GET", "POST"). */
+bool http_method_is(const struct http_call *c, const char *m);
+
+/* http_path_param returns the text after the route's prefix (for "/v1/x/{id}" routes), or "". */
+const char *http_path_param(const struct http_call *c, size_t *len);
+
+/* http_strdup copies s into the request's memory (freed with the request). */
+char *http_strdup(struct http_call *c, const char *s);
+
+/* http_set_user and http_user keep one pointer for the handler across an http_submit. */
+void http_set_user(struct http_call *c, void *user);
+void *http_user(const struct http_call *c);
+
+/* http_body returns the request body (len 0 when none). */
+const char *http_body(const struct http_call *c, size_t *len);
+
+/*
+ * http_query parses the query string into out (n names, each with a value of at most
+ * HTTP_MAX_QUERY bytes, NUL-terminated), refusing unknown and repeated names. names and out are
+ * parallel arrays; a name not present leaves out[i] NULL. On failure the call is answered with
+ * a 400 problem and false is returned. Values live in the request's memory.
+ */
+bool http_query(struct http_call *c, const char *const *names, size_t n, const char **out);
+
+/* http_query_u64 parses a decimal uint64 with no sign, spaces or leading zeros. */
+bool http_parse_u64(const char *s, uint64_t *v);
+
+/*
+ * http_require_admin checks "Authorization: Bearer <admin token>". On failure it answers 401
+ * with a WWW-Authenticate challenge and returns false.
+ */
+bool http_require_admin(struct http_call *c);
+
+/*
+ * http_json_body parses the body strictly as a JSON object (jstrict). On failure it answers 400
+ * (or 415 for a Content-Type other than application/json) and returns NULL. The caller frees
+ * the result with cJSON_Delete.
+ */
+cJSON *http_json_body(struct http_call *c);
+
+/* http_reply sends status with the given content type and body (copied). */
+void http_reply(struct http_call *c, int status, const char *content_type, const char *body,
+                size_t len);
+
+/* http_reply_json sends status with j printed (j is not freed). */
+void http_reply_json(struct http_call *c, int status, const cJSON *j);
+
+/*
+ * http_reply_problem sends an RFC 9457 application/problem+json answer with type
+ * HTTP_PROBLEM_BASE slug, a title, and detail (a sentence saying what to fix).
+ */
+void http_reply_problem(struct http_call *c, int status, const char *slug, const char *title,
+                        const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+
+/* http_reply_unavailable sends 503 with Retry-After and the sentence why. */
+void http_reply_unavailable(struct http_call *c, const char *why);
+
+/*
+ * http_submit hands w (fields already set) to the sequencer. When the write completes, on this
+ * call's worker thread, done(c, w) is called to answer, unless the client has gone, in which
+ * case it is not. http_submit owns w->fields and frees it. If the sequencer refuses at once,
+ * the call is answered 503.
+ */
+void http_submit(struct http_call *c, const char *type, char *fields, size_t fields_len,
+                 void (*done)(struct http_call *c, const struct seq_write *w));
+
+/* Counters for /metrics. */
+struct http_metrics {
+    uint64_t responses[6]; /* by status class: [1] 1xx … [5] 5xx; [0] unused */
+    uint64_t connections;  /* open now */
+    uint64_t accepted;     /* since start */
+    uint64_t refused;      /* closed at once because of the connection cap */
+};
+
+/* http_metrics_get copies the counters. */
+void http_metrics_get(struct http_metrics *m);
+
+/*
+ * http_serve serves app until SIGTERM or SIGINT, then stops accepting, completes the writes in
+ * flight and returns. Returns ERR_IO if it cannot listen (logged).
+ */
+enum err http_serve(struct http_app *app);
+
+#endif

@@ -1,0 +1,85 @@
+/*
+ * store: the key-value store under the log and the state derived from it. LMDB today; kept
+ * narrow (tables, transactions, get/put/cursor-free scans) so that another engine can sit
+ * behind it. This is the only file that includes lmdb.h.
+ *
+ * Durability: store_commit of a write transaction returns only after LMDB has synced the data
+ * and meta pages (MDB_NOSYNC and MDB_WRITEMAP are never used). Any failure of a write
+ * transaction is ERR_STORAGE, and the caller must not acknowledge anything and must stop: the
+ * environment may be broken and fsync is never retried.
+ *
+ * THREAD SAFETY: one write transaction at a time (the sequencer's); any number of read
+ * transactions in any threads, each used by one thread (MDB_NOTLS).
+ */
+#ifndef STORE_H
+#define STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "consentd/err.h"
+
+enum store_table {
+    STORE_ENTRIES, /* log index (8 bytes, big-endian) → entry bytes */
+    STORE_NODES,   /* level (1 byte) ‖ index (8 bytes BE) → 32-byte perfect-subtree hash */
+    STORE_META,    /* name → value: "size" (8 bytes BE) */
+    STORE_ORGS,    /* ODS code → log index (8 bytes BE) of its org entry */
+    STORE_NTABLES
+};
+
+#define STORE_MAX_KEY 511 /* LMDB's default maximum key size */
+
+struct store;
+struct store_txn;
+
+/*
+ * store_open opens (creating if absent) the environment in directory dir with a map of
+ * map_size bytes. *out is NULL on failure (ERR_STORAGE, logged).
+ */
+enum err store_open(const char *dir, uint64_t map_size, struct store **out);
+
+/* store_close closes s; every transaction must have ended. NULL is a no-op. */
+void store_close(struct store *s);
+
+/*
+ * store_reader_check clears reader slots left by dead processes and sets *cleared to their
+ * number. Returns ERR_OK or ERR_STORAGE.
+ */
+enum err store_reader_check(struct store *s, int *cleared);
+
+/* store_begin starts a transaction (write or read-only). *out is NULL on failure. */
+enum err store_begin(struct store *s, bool write, struct store_txn **out);
+
+/*
+ * store_commit commits and frees t. For a write transaction ERR_OK means durable. On failure
+ * the transaction is gone and ERR_STORAGE is returned.
+ */
+enum err store_commit(struct store_txn *t) ERR_WUR;
+
+/* store_abort discards and frees t; NULL is a no-op. */
+void store_abort(struct store_txn *t);
+
+/*
+ * store_get looks key up in table. On ERR_OK *val and *val_len point into the map and stay
+ * valid only until t ends or writes to table: copy what you keep. ERR_NOTFOUND if absent,
+ * ERR_STORAGE on failure.
+ */
+enum err store_get(struct store_txn *t, enum store_table table, const void *key, size_t key_len,
+                   const void **val, size_t *val_len);
+
+/*
+ * store_put stores val under key. With unique, an existing key is left as it is and
+ * ERR_CONFLICT is returned; with append, keys must arrive in increasing order (faster).
+ * ERR_STORAGE on any other failure (then the transaction must be aborted).
+ */
+enum err store_put(struct store_txn *t, enum store_table table, const void *key, size_t key_len,
+                   const void *val, size_t val_len, bool unique, bool append);
+
+/* store_u64_key writes v big-endian into key (so that keys sort numerically). */
+void store_u64_key(uint64_t v, uint8_t key[static 8]);
+
+/* store_u64_val reads an 8-byte big-endian value; ERR_STORAGE if len is not 8. */
+enum err store_u64_val(const void *val, size_t len, uint64_t *v);
+
+#endif

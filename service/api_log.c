@@ -1,0 +1,246 @@
+/*
+ * api_log: the verifiable log over HTTP: checkpoint, verifier key, inclusion and consistency
+ * proofs (anyone), and entries (admin). Proofs are answered only for sizes up to the latest
+ * signed checkpoint, since a proof is only useful against a root someone can verify.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "consentd/api.h"
+#include "consentd/b64.h"
+#include "consentd/tlog.h"
+
+#define API_LOG_MAX_ENTRIES 1000
+#define API_LOG_MAX_BYTES   (8 * 1024 * 1024) /* answer fewer entries rather than more */
+#define API_LOG_HASH_B64    45                /* base64 of 32 bytes, with the NUL */
+
+static uint64_t
+api_log_published_size(struct http_call *c)
+{
+    char note[CKPT_RECORD];
+    uint64_t size;
+    size_t len;
+
+    sequencer_checkpoint(http_app_of(c)->seq, note, &len, &size);
+    return size;
+}
+
+static void
+api_log_add_hash(cJSON *to, const char *name, const uint8_t h[static HASH_BYTES])
+{
+    char b[API_LOG_HASH_B64];
+
+    if (b64_encode(h, HASH_BYTES, B64_STD, b, sizeof(b)) == ERR_OK) {
+        if (name != NULL)
+            cJSON_AddStringToObject(to, name, b);
+        else
+            cJSON_AddItemToArray(to, cJSON_CreateString(b));
+    }
+}
+
+static bool
+api_log_u64_param(struct http_call *c, const char *name, const char *value, uint64_t *v)
+{
+    if (value == NULL) {
+        http_reply_problem(c, 400, "invalid-query", "Invalid query",
+                           "the query parameter \"%s\" is required", name);
+        return false;
+    }
+    if (!http_parse_u64(value, v)) {
+        http_reply_problem(c, 400, "invalid-query", "Invalid query",
+                           "\"%s\" must be a whole number written without sign, spaces or "
+                           "leading zeros",
+                           name);
+        return false;
+    }
+    return true;
+}
+
+static void
+api_log_store_failed(struct http_call *c, enum err rc)
+{
+    http_reply_problem(c, 500, "storage", "Storage failure",
+                       "the log could not be read (%s); try again, and tell the operator if it "
+                       "persists",
+                       err_str(rc));
+}
+
+void
+api_log_checkpoint(struct http_call *c)
+{
+    char note[CKPT_RECORD];
+    uint64_t size;
+    size_t len;
+
+    sequencer_checkpoint(http_app_of(c)->seq, note, &len, &size);
+    http_reply(c, 200, "text/plain; charset=utf-8", note, len);
+}
+
+void
+api_log_key(struct http_call *c)
+{
+    char body[NOTE_VKEY_MAX + 2];
+    int n = snprintf(body, sizeof(body), "%s\n", http_app_of(c)->log_key);
+
+    http_reply(c, 200, "text/plain; charset=utf-8", body, (size_t)n);
+}
+
+void
+api_log_inclusion(struct http_call *c)
+{
+    static const char *const names[] = {"index", "size"};
+    uint8_t proof[MERKLE_MAX_PROOF][HASH_BYTES], leaf[HASH_BYTES];
+    const char *q[2];
+    struct store_txn *t = NULL;
+    uint64_t index, size, published;
+    size_t count, i;
+    cJSON *j, *arr;
+    enum err rc;
+
+    if (!http_query(c, names, 2, q) || !api_log_u64_param(c, "index", q[0], &index) ||
+        !api_log_u64_param(c, "size", q[1], &size))
+        return;
+    published = api_log_published_size(c);
+    if (size == 0 || size > published) {
+        http_reply_problem(c, 400, "beyond-tree", "Size beyond the tree",
+                           "size must be from 1 to %llu, the size of the latest signed "
+                           "checkpoint (GET /log/checkpoint)",
+                           (unsigned long long)published);
+        return;
+    }
+    if (index >= size) {
+        http_reply_problem(c, 400, "beyond-tree", "Index beyond the tree",
+                           "index must be less than size (%llu)", (unsigned long long)size);
+        return;
+    }
+    rc = store_begin(http_app_of(c)->store, false, &t);
+    if (rc == ERR_OK)
+        rc = tlog_inclusion(t, index, size, proof, &count);
+    if (rc == ERR_OK)
+        rc = tlog_leaf(t, index, leaf);
+    store_abort(t);
+    if (rc != ERR_OK) {
+        api_log_store_failed(c, rc);
+        return;
+    }
+    j = cJSON_CreateObject();
+    cJSON_AddNumberToObject(j, "index", (double)index);
+    cJSON_AddNumberToObject(j, "size", (double)size);
+    api_log_add_hash(j, "leaf_hash", leaf);
+    arr = cJSON_AddArrayToObject(j, "proof");
+    for (i = 0; i < count; i++)
+        api_log_add_hash(arr, NULL, proof[i]);
+    http_reply_json(c, 200, j);
+    cJSON_Delete(j);
+}
+
+void
+api_log_consistency(struct http_call *c)
+{
+    static const char *const names[] = {"from", "to"};
+    uint8_t proof[MERKLE_MAX_PROOF][HASH_BYTES];
+    const char *q[2];
+    struct store_txn *t = NULL;
+    uint64_t from, to, published;
+    size_t count, i;
+    cJSON *j, *arr;
+    enum err rc;
+
+    if (!http_query(c, names, 2, q) || !api_log_u64_param(c, "from", q[0], &from) ||
+        !api_log_u64_param(c, "to", q[1], &to))
+        return;
+    published = api_log_published_size(c);
+    if (to > published) {
+        http_reply_problem(c, 400, "beyond-tree", "Size beyond the tree",
+                           "to must be at most %llu, the size of the latest signed checkpoint",
+                           (unsigned long long)published);
+        return;
+    }
+    if (from == 0 || from > to) {
+        http_reply_problem(c, 400, "invalid-range", "Invalid range",
+                           "from must be from 1 to the value of to (%llu); every tree is "
+                           "consistent with the empty one",
+                           (unsigned long long)to);
+        return;
+    }
+    rc = store_begin(http_app_of(c)->store, false, &t);
+    if (rc == ERR_OK)
+        rc = tlog_consistency(t, from, to, proof, &count);
+    store_abort(t);
+    if (rc != ERR_OK) {
+        api_log_store_failed(c, rc);
+        return;
+    }
+    j = cJSON_CreateObject();
+    cJSON_AddNumberToObject(j, "from", (double)from);
+    cJSON_AddNumberToObject(j, "to", (double)to);
+    arr = cJSON_AddArrayToObject(j, "proof");
+    for (i = 0; i < count; i++)
+        api_log_add_hash(arr, NULL, proof[i]);
+    http_reply_json(c, 200, j);
+    cJSON_Delete(j);
+}
+
+void
+api_log_entries(struct http_call *c)
+{
+    static const char *const names[] = {"start", "end"};
+    const char *q[2];
+    struct store_txn *t = NULL;
+    uint64_t start, end, published, i;
+    const uint8_t *bytes;
+    size_t len, total = 0, cap = 0;
+    char *b = NULL;
+    cJSON *j, *arr;
+    enum err rc = ERR_OK;
+
+    if (!http_require_admin(c))
+        return;
+    if (!http_query(c, names, 2, q) || !api_log_u64_param(c, "start", q[0], &start) ||
+        !api_log_u64_param(c, "end", q[1], &end))
+        return;
+    published = api_log_published_size(c);
+    if (end > published) {
+        http_reply_problem(c, 400, "beyond-tree", "Beyond the tree",
+                           "end must be at most %llu, the size of the latest signed checkpoint",
+                           (unsigned long long)published);
+        return;
+    }
+    if (start >= end || end - start > API_LOG_MAX_ENTRIES) {
+        http_reply_problem(c, 400, "invalid-range", "Invalid range",
+                           "start must be less than end, and at most %d entries are served per "
+                           "call (end is exclusive)",
+                           API_LOG_MAX_ENTRIES);
+        return;
+    }
+    j = cJSON_CreateObject();
+    cJSON_AddNumberToObject(j, "start", (double)start);
+    arr = cJSON_AddArrayToObject(j, "entries");
+    rc = store_begin(http_app_of(c)->store, false, &t);
+    for (i = start; rc == ERR_OK && i < end && total < API_LOG_MAX_BYTES; i++) {
+        rc = tlog_entry(t, i, &bytes, &len);
+        if (rc != ERR_OK)
+            break;
+        if (b64_encoded_len(len, B64_STD) + 1 > cap) {
+            cap = b64_encoded_len(len, B64_STD) + 1;
+            free(b);
+            b = malloc(cap);
+            if (b == NULL) {
+                rc = ERR_NOMEM;
+                break;
+            }
+        }
+        rc = b64_encode(bytes, len, B64_STD, b, cap);
+        if (rc == ERR_OK)
+            cJSON_AddItemToArray(arr, cJSON_CreateString(b));
+        total += cap;
+    }
+    store_abort(t);
+    free(b);
+    if (rc != ERR_OK)
+        api_log_store_failed(c, rc);
+    else
+        http_reply_json(c, 200, j);
+    cJSON_Delete(j);
+}

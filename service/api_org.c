@@ -1,0 +1,178 @@
+/*
+ * api_org: POST /v1/orgs registers an organisation (admin). The handler checks the shape of
+ * the request; the sequencer decides, in log order, whether the ODS code is new.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <uriparser/Uri.h>
+
+#include "consentd/api.h"
+#include "consentd/b64.h"
+#include "consentd/json.h"
+
+#define API_ORG_ODS_MIN  3
+#define API_ORG_ODS_MAX  10
+#define API_ORG_NAME_MAX 200
+#define API_ORG_URL_MAX  2048
+
+static bool
+api_org_ods_ok(const char *s)
+{
+    size_t n = strlen(s), i;
+
+    if (n < API_ORG_ODS_MIN || n > API_ORG_ODS_MAX)
+        return false;
+    for (i = 0; i < n; i++)
+        if (!((s[i] >= 'A' && s[i] <= 'Z') || (s[i] >= '0' && s[i] <= '9')))
+            return false;
+    return true;
+}
+
+static bool
+api_org_range_is(const UriTextRangeA *r, const char *s)
+{
+    size_t n = strlen(s);
+
+    return r->first != NULL && (size_t)(r->afterLast - r->first) == n &&
+           strncasecmp(r->first, s, n) == 0;
+}
+
+/*
+ * An endpoint is an absolute https URL with a host and no fragment or credentials; http is
+ * allowed only on loopback hosts, for development.
+ */
+static bool
+api_org_endpoint_ok(const char *s)
+{
+    UriUriA uri;
+    const char *err = NULL;
+    bool ok = false;
+
+    if (uriParseSingleUriA(&uri, s, &err) != URI_SUCCESS)
+        return false;
+    if (uri.hostText.first == NULL || uri.hostText.first == uri.hostText.afterLast ||
+        uri.fragment.first != NULL || uri.userInfo.first != NULL)
+        goto out;
+    if (api_org_range_is(&uri.scheme, "https"))
+        ok = true;
+    else if (api_org_range_is(&uri.scheme, "http"))
+        ok = api_org_range_is(&uri.hostText, "127.0.0.1") ||
+             api_org_range_is(&uri.hostText, "localhost") || api_org_range_is(&uri.hostText, "::1");
+out:
+    uriFreeUriMembersA(&uri);
+    return ok;
+}
+
+static void
+api_org_created(struct http_call *c, const struct seq_write *w)
+{
+    char leaf[48];
+    cJSON *j;
+
+    switch (w->rc) {
+    case ERR_OK:
+        j = cJSON_CreateObject();
+        cJSON_AddStringToObject(j, "ods", http_user(c));
+        cJSON_AddNumberToObject(j, "log_index", (double)w->index);
+        if (b64_encode(w->leaf, HASH_BYTES, B64_STD, leaf, sizeof(leaf)) == ERR_OK)
+            cJSON_AddStringToObject(j, "leaf_hash", leaf);
+        cJSON_AddNumberToObject(j, "checkpoint_size", (double)w->checkpoint_size);
+        http_reply_json(c, 201, j);
+        cJSON_Delete(j);
+        return;
+    case ERR_CONFLICT:
+        http_reply_problem(c, 409, "conflict", "Already registered",
+                           "%s; an ODS code is registered once", w->why);
+        return;
+    case ERR_UNAVAIL:
+        http_reply_unavailable(c, w->why);
+        return;
+    case ERR_TOOBIG:
+        http_reply_problem(c, 413, "entry-too-large", "Entry too large", "%s", w->why);
+        return;
+    case ERR_INVAL:
+        http_reply_problem(c, 400, "invalid-field", "Invalid request", "%s", w->why);
+        return;
+    case ERR_NOMEM:
+    case ERR_NOTFOUND:
+    case ERR_BADSIG:
+    case ERR_STORAGE:
+    case ERR_IO:
+    case ERR_PERM:
+    case ERR_AUTH:
+    case ERR_EXISTS:
+        break;
+    }
+    http_reply_problem(c, 500, "internal", "Internal error", "the write failed (%s)",
+                       err_str(w->rc));
+}
+
+void
+api_org_create(struct http_call *c)
+{
+    static const char *const members[] = {"ods", "name", "type", "endpoint"};
+    const char *ods, *name, *type, *endpoint;
+    char why[JSON_WHY_MAX], types[160];
+    cJSON *body, *fields = NULL;
+    char *text = NULL;
+    size_t len;
+    enum err rc;
+
+    if (!http_require_admin(c))
+        return;
+    body = http_json_body(c);
+    if (body == NULL)
+        return;
+    rc = json_only_members(body, members, 4, why);
+    if (rc == ERR_OK)
+        rc = json_string(body, "ods", true, 1, 64, &ods, why);
+    if (rc == ERR_OK && !api_org_ods_ok(ods)) {
+        snprintf(why, sizeof(why),
+                 "\"ods\" must be an ODS organisation code: 3 to 10 characters of A-Z and 0-9");
+        rc = ERR_INVAL;
+    }
+    if (rc == ERR_OK)
+        rc = json_string(body, "name", true, 1, API_ORG_NAME_MAX, &name, why);
+    if (rc == ERR_OK)
+        rc = json_string(body, "type", true, 1, 64, &type, why);
+    if (rc == ERR_OK && !policy_org_type_known(http_app_of(c)->policy, type)) {
+        policy_org_type_list(http_app_of(c)->policy, types, sizeof(types));
+        snprintf(why, sizeof(why), "\"type\" must be one of the policy's organisation types: %.150s",
+                 types);
+        rc = ERR_INVAL;
+    }
+    if (rc == ERR_OK) {
+        rc = json_string(body, "endpoint", false, 1, API_ORG_URL_MAX, &endpoint, why);
+        if (rc == ERR_NOTFOUND)
+            rc = ERR_OK;
+        else if (rc == ERR_OK && !api_org_endpoint_ok(endpoint)) {
+            snprintf(why, sizeof(why),
+                     "\"endpoint\" must be an absolute https URL with a host and no fragment "
+                     "(http only on loopback)");
+            rc = ERR_INVAL;
+        }
+    }
+    if (rc != ERR_OK) {
+        http_reply_problem(c, 400, "invalid-field", "Invalid request", "%s", why);
+        goto out;
+    }
+    fields = cJSON_CreateObject();
+    cJSON_AddStringToObject(fields, "ods", ods);
+    cJSON_AddStringToObject(fields, "name", name);
+    /* The entry's own "type" is "org", so the organisation type is "org_type" there. */
+    cJSON_AddStringToObject(fields, "org_type", type);
+    if (endpoint != NULL)
+        cJSON_AddStringToObject(fields, "endpoint", endpoint);
+    rc = json_fields_text(fields, &text, &len);
+    if (rc != ERR_OK) {
+        http_reply_problem(c, 500, "internal", "Internal error", "could not encode the entry");
+        goto out;
+    }
+    http_set_user(c, http_strdup(c, ods));
+    http_submit(c, "org", text, len, api_org_created);
+out:
+    cJSON_Delete(fields);
+    cJSON_Delete(body);
+}

@@ -1,0 +1,626 @@
+/*
+ * consentctl: the command-line client. keygen makes key pairs; audit checks a running log
+ * without trusting it.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sysexits.h>
+
+#include <cJSON.h>
+#include <curl/curl.h>
+
+#include "consentd/b64.h"
+#include "consentd/ckpt.h"
+#include "consentd/hash.h"
+#include "consentd/jstrict.h"
+#include "consentd/keys.h"
+#include "consentd/merkle.h"
+#include "consentd/note.h"
+
+#define CTL_MAX_RESPONSE (64 * 1024 * 1024)
+#define CTL_BATCH        1000
+#define CTL_MAX_PREVIOUS 64
+#define CTL_TIMEOUT_S    60
+
+static const char usage_main[] =
+    "usage: consentctl <command> [options]\n"
+    "\n"
+    "commands:\n"
+    "  keygen                  make an Ed25519 key pair (key file + public JWK)\n"
+    "  audit verify            check a log: signature, every entry, the root, older checkpoints\n"
+    "  audit inclusion         check that one entry is in the signed log\n"
+    "\n"
+    "Run `consentctl <command> --help` for a command's options.\n"
+    "Exit codes: 0 verified, 64 usage, 65 did not verify, 66 missing input, 69 service\n"
+    "unreachable or refused, 73 cannot create a file.\n";
+
+static const char usage_keygen[] =
+    "usage: consentctl keygen --out FILE\n"
+    "\n"
+    "Writes a new Ed25519 private key (the 32-byte seed) to FILE with mode 0600, never\n"
+    "overwriting, and prints the public key as a JWK with its kid.\n";
+
+static const char usage_verify[] =
+    "usage: consentctl audit verify --url URL --key VERIFIER_KEY [--token TOKEN]\n"
+    "                               [--previous FILE]... [--save FILE]\n"
+    "\n"
+    "Fetches the signed checkpoint and every entry, checks the checkpoint's signature with\n"
+    "VERIFIER_KEY (as `consentd init` printed it as log-key, or GET /log/key), recomputes the\n"
+    "Merkle root from the entries and compares it. Each --previous FILE is a checkpoint saved\n"
+    "earlier (--save): it must verify and its root must be the root of the log at its size,\n"
+    "proving the log only grew. Entries need the admin token (--token or CONSENTD_TOKEN).\n";
+
+static const char usage_inclusion[] =
+    "usage: consentctl audit inclusion --url URL --key VERIFIER_KEY --index N [--token TOKEN]\n"
+    "\n"
+    "Verifies the signed checkpoint and the inclusion proof of entry N in it. With the admin\n"
+    "token it also fetches entry N and checks that it hashes to the proven leaf.\n";
+
+struct ctl_buf {
+    char *data;
+    size_t len;
+};
+
+static int ctl_fail(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static int
+ctl_fail(int code, const char *fmt, ...)
+{
+    va_list ap;
+
+    fprintf(stderr, "consentctl: ");
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+    return code;
+}
+
+static size_t
+ctl_write(char *ptr, size_t size, size_t n, void *user)
+{
+    struct ctl_buf *b = user;
+    size_t add = size * n;
+    char *p;
+
+    if (b->len + add > CTL_MAX_RESPONSE)
+        return 0;
+    p = realloc(b->data, b->len + add + 1);
+    if (p == NULL)
+        return 0;
+    b->data = p;
+    memcpy(b->data + b->len, ptr, add);
+    b->len += add;
+    b->data[b->len] = '\0';
+    return add;
+}
+
+/*
+ * ctl_get fetches base + path. On success returns EX_OK with the body in out (caller frees
+ * out->data) and the status in *status; EX_UNAVAILABLE with a message if the request failed.
+ */
+static int
+ctl_get(const char *base, const char *path, const char *token, struct ctl_buf *out, long *status)
+{
+    char url[4096], auth[1024];
+    struct curl_slist *hdrs = NULL;
+    CURL *curl;
+    CURLcode rc;
+
+    out->data = NULL;
+    out->len = 0;
+    snprintf(url, sizeof(url), "%s%s", base, path);
+    curl = curl_easy_init();
+    if (curl == NULL)
+        return ctl_fail(EX_SOFTWARE, "cannot start libcurl");
+    if (token != NULL) {
+        snprintf(auth, sizeof(auth), "Authorization: Bearer %s", token);
+        hdrs = curl_slist_append(hdrs, auth);
+        curl_easy_setopt(curl, CURLOPT_HTTPHEADER, hdrs);
+    }
+    curl_easy_setopt(curl, CURLOPT_URL, url);
+    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, ctl_write);
+    curl_easy_setopt(curl, CURLOPT_WRITEDATA, out);
+    curl_easy_setopt(curl, CURLOPT_TIMEOUT, (long)CTL_TIMEOUT_S);
+    curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
+    rc = curl_easy_perform(curl);
+    curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, status);
+    curl_slist_free_all(hdrs);
+    curl_easy_cleanup(curl);
+    explicit_bzero(auth, sizeof(auth));
+    if (rc != CURLE_OK) {
+        free(out->data);
+        out->data = NULL;
+        return ctl_fail(EX_UNAVAILABLE, "GET %s: %s", url, curl_easy_strerror(rc));
+    }
+    if (out->data == NULL) {
+        out->data = calloc(1, 1);
+        if (out->data == NULL)
+            return ctl_fail(EX_SOFTWARE, "out of memory");
+    }
+    return EX_OK;
+}
+
+/* ctl_get_json fetches a JSON object; any status but 200 is reported with the problem detail. */
+static int
+ctl_get_json(const char *base, const char *path, const char *token, cJSON **out)
+{
+    struct ctl_buf b;
+    const char *why = NULL;
+    long status = 0;
+    int code;
+
+    *out = NULL;
+    code = ctl_get(base, path, token, &b, &status);
+    if (code != EX_OK)
+        return code;
+    if (status != 200) {
+        cJSON *p = cJSON_ParseWithLength(b.data, b.len);
+        const cJSON *d = cJSON_GetObjectItemCaseSensitive(p, "detail");
+        code = ctl_fail(EX_UNAVAILABLE, "GET %s answered %ld: %s", path, status,
+                        cJSON_IsString(d) ? d->valuestring : "(no detail)");
+        cJSON_Delete(p);
+        free(b.data);
+        return code;
+    }
+    if (jstrict_parse(b.data, b.len, out, &why) != ERR_OK) {
+        free(b.data);
+        return ctl_fail(EX_DATAERR, "GET %s: the answer is not valid JSON (%s)", path,
+                        why != NULL ? why : "unparsable");
+    }
+    free(b.data);
+    return EX_OK;
+}
+
+static int
+ctl_checkpoint(const char *url, const struct note_verifier *v, struct note_checkpoint *c,
+               struct ctl_buf *note)
+{
+    long status = 0;
+    enum err rc;
+    int code;
+
+    code = ctl_get(url, "/log/checkpoint", NULL, note, &status);
+    if (code != EX_OK)
+        return code;
+    if (status != 200) {
+        free(note->data);
+        return ctl_fail(EX_UNAVAILABLE, "GET /log/checkpoint answered %ld", status);
+    }
+    rc = ckpt_open_verify(v, note->data, note->len, c);
+    if (rc != ERR_OK) {
+        free(note->data);
+        return ctl_fail(EX_DATAERR,
+                        "the checkpoint does not verify with key %s: %s", v->name,
+                        rc == ERR_BADSIG ? "no valid signature by that key"
+                                         : "it is not a well-formed signed checkpoint");
+    }
+    return EX_OK;
+}
+
+static int
+ctl_parse_key(const char *s, struct note_verifier *v)
+{
+    if (note_verifier_parse(s, strlen(s), v) != ERR_OK)
+        return ctl_fail(EX_USAGE,
+                        "--key must be a verifier key NAME+HASH+BASE64 as `consentd init` "
+                        "printed (log-key) or GET /log/key serves");
+    return EX_OK;
+}
+
+static int
+ctl_decode_hash(const cJSON *s, uint8_t out[static HASH_BYTES])
+{
+    size_t n;
+
+    if (!cJSON_IsString(s) ||
+        b64_decode(s->valuestring, strlen(s->valuestring), B64_STD, out, HASH_BYTES, &n) !=
+            ERR_OK ||
+        n != HASH_BYTES)
+        return -1;
+    return 0;
+}
+
+static void
+ctl_hex(const uint8_t *h, char out[static 2 * HASH_BYTES + 1])
+{
+    int i;
+
+    for (i = 0; i < HASH_BYTES; i++)
+        snprintf(out + 2 * i, 3, "%02x", h[i]);
+}
+
+struct ctl_previous {
+    const char *path;
+    struct note_checkpoint c;
+    bool checked;
+};
+
+static int
+cmd_keygen(int argc, char **argv)
+{
+    static const struct option opts[] = {{"out", required_argument, NULL, 'o'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
+    uint8_t pk[KEYS_PUBLIC_BYTES];
+    char x[64], kid[KEYS_KID_LEN + 1];
+    struct keys_pair *k = NULL;
+    const char *out = NULL;
+    enum err rc;
+    int ch;
+
+    while ((ch = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        if (ch == 'o') {
+            out = optarg;
+        } else if (ch == 'h') {
+            fputs(usage_keygen, stdout);
+            return EX_OK;
+        } else {
+            fputs(usage_keygen, stderr);
+            return EX_USAGE;
+        }
+    }
+    if (out == NULL || optind != argc) {
+        fputs(usage_keygen, stderr);
+        return EX_USAGE;
+    }
+    if (keys_generate(&k) != ERR_OK)
+        return ctl_fail(EX_SOFTWARE, "cannot make a key (out of memory)");
+    rc = keys_save(k, out);
+    if (rc != ERR_OK) {
+        keys_free(k);
+        return ctl_fail(EX_CANTCREAT, "cannot write %s: %s", out,
+                        rc == ERR_EXISTS ? "it exists, and keys are never overwritten"
+                                         : strerror(errno));
+    }
+    keys_public(k, pk);
+    keys_free(k);
+    keys_kid(pk, kid);
+    if (b64_encode(pk, sizeof(pk), B64_URL, x, sizeof(x)) != ERR_OK)
+        return EX_SOFTWARE;
+    printf("{\"kty\":\"OKP\",\"crv\":\"Ed25519\",\"x\":\"%s\",\"kid\":\"%s\"}\n", x, kid);
+    return EX_OK;
+}
+
+static int
+cmd_verify(int argc, char **argv)
+{
+    static const struct option opts[] = {{"url", required_argument, NULL, 'u'},
+                                         {"key", required_argument, NULL, 'k'},
+                                         {"token", required_argument, NULL, 't'},
+                                         {"previous", required_argument, NULL, 'p'},
+                                         {"save", required_argument, NULL, 's'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
+    struct ctl_previous prev[CTL_MAX_PREVIOUS];
+    const char *url = NULL, *key = NULL, *token = getenv("CONSENTD_TOKEN"), *save = NULL;
+    uint8_t root[HASH_BYTES], leaf[HASH_BYTES];
+    char path[128], hex1[65], hex2[65];
+    struct note_verifier v;
+    struct note_checkpoint cp;
+    struct merkle_range range;
+    struct ctl_buf note = {0};
+    uint8_t *entry = NULL;
+    size_t nprev = 0, i, n;
+    uint64_t start, end;
+    int ch, code;
+
+    while ((ch = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        switch (ch) {
+        case 'u':
+            url = optarg;
+            break;
+        case 'k':
+            key = optarg;
+            break;
+        case 't':
+            token = optarg;
+            break;
+        case 's':
+            save = optarg;
+            break;
+        case 'p':
+            if (nprev == CTL_MAX_PREVIOUS)
+                return ctl_fail(EX_USAGE, "at most %d --previous files", CTL_MAX_PREVIOUS);
+            memset(&prev[nprev], 0, sizeof(prev[nprev]));
+            prev[nprev++].path = optarg;
+            break;
+        case 'h':
+            fputs(usage_verify, stdout);
+            return EX_OK;
+        default:
+            fputs(usage_verify, stderr);
+            return EX_USAGE;
+        }
+    }
+    if (url == NULL || key == NULL || optind != argc) {
+        fputs(usage_verify, stderr);
+        return EX_USAGE;
+    }
+    code = ctl_parse_key(key, &v);
+    if (code != EX_OK)
+        return code;
+    for (i = 0; i < nprev; i++) {
+        char buf[CKPT_RECORD];
+        FILE *f = fopen(prev[i].path, "re");
+        if (f == NULL)
+            return ctl_fail(EX_NOINPUT, "cannot read %s: %s", prev[i].path, strerror(errno));
+        n = fread(buf, 1, sizeof(buf) - 1, f);
+        fclose(f);
+        buf[n] = '\0';
+        if (ckpt_open_verify(&v, buf, n, &prev[i].c) != ERR_OK)
+            return ctl_fail(EX_DATAERR, "%s is not a checkpoint signed by %s", prev[i].path,
+                            v.name);
+    }
+    code = ctl_checkpoint(url, &v, &cp, &note);
+    if (code != EX_OK)
+        return code;
+    if (cp.size > 0 && token == NULL) {
+        free(note.data);
+        return ctl_fail(EX_USAGE, "reading entries needs the admin token: --token or "
+                                  "CONSENTD_TOKEN");
+    }
+    merkle_range_init(&range);
+    for (start = 0; start < cp.size; start = end) {
+        cJSON *j = NULL;
+        const cJSON *arr, *e;
+        end = cp.size - start > CTL_BATCH ? start + CTL_BATCH : cp.size;
+        snprintf(path, sizeof(path), "/log/entries?start=%llu&end=%llu",
+                 (unsigned long long)start, (unsigned long long)end);
+        code = ctl_get_json(url, path, token, &j);
+        if (code != EX_OK)
+            goto out;
+        arr = cJSON_GetObjectItemCaseSensitive(j, "entries");
+        if (!cJSON_IsArray(arr) || cJSON_GetArraySize(arr) == 0) {
+            cJSON_Delete(j);
+            code = ctl_fail(EX_DATAERR, "GET %s: no \"entries\" array", path);
+            goto out;
+        }
+        end = start;
+        cJSON_ArrayForEach(e, arr)
+        {
+            size_t slen = cJSON_IsString(e) ? strlen(e->valuestring) : 0;
+            free(entry);
+            entry = malloc(slen + 1);
+            if (entry == NULL || !cJSON_IsString(e) ||
+                b64_decode(e->valuestring, slen, B64_STD, entry, slen + 1, &n) != ERR_OK ||
+                n == 0) {
+                cJSON_Delete(j);
+                code = ctl_fail(EX_DATAERR, "entry %llu is not valid base64",
+                                (unsigned long long)end);
+                goto out;
+            }
+            merkle_leaf_hash(entry, n, leaf);
+            if (merkle_range_append(&range, leaf, NULL, NULL) != ERR_OK) {
+                cJSON_Delete(j);
+                code = EX_SOFTWARE;
+                goto out;
+            }
+            end++;
+            for (i = 0; i < nprev; i++) {
+                if (prev[i].c.size == range.size) {
+                    merkle_range_root(&range, root);
+                    if (!hash_equal(root, prev[i].c.root)) {
+                        ctl_hex(root, hex1);
+                        ctl_hex(prev[i].c.root, hex2);
+                        cJSON_Delete(j);
+                        code = ctl_fail(EX_DATAERR,
+                                        "the log was rewritten: at %llu entries its root is %s, "
+                                        "but the checkpoint in %s says %s",
+                                        (unsigned long long)range.size, hex1, prev[i].path, hex2);
+                        goto out;
+                    }
+                    prev[i].checked = true;
+                }
+            }
+            if (end > cp.size)
+                break;
+        }
+        cJSON_Delete(j);
+    }
+    merkle_range_root(&range, root);
+    if (range.size != cp.size || !hash_equal(root, cp.root)) {
+        ctl_hex(root, hex1);
+        ctl_hex(cp.root, hex2);
+        code = ctl_fail(EX_DATAERR,
+                        "the entries do not match the checkpoint: %llu entries hash to %s, the "
+                        "checkpoint says %llu entries with root %s",
+                        (unsigned long long)range.size, hex1, (unsigned long long)cp.size, hex2);
+        goto out;
+    }
+    for (i = 0; i < nprev; i++) {
+        if (prev[i].c.size == 0) {
+            uint8_t empty[HASH_BYTES];
+            merkle_empty_root(empty);
+            prev[i].checked = hash_equal(empty, prev[i].c.root);
+        }
+        if (!prev[i].checked) {
+            code = ctl_fail(EX_DATAERR,
+                            "the checkpoint in %s (%llu entries) is not part of this log, which "
+                            "has %llu: it was rolled back or forked",
+                            prev[i].path, (unsigned long long)prev[i].c.size,
+                            (unsigned long long)cp.size);
+            goto out;
+        }
+    }
+    if (save != NULL) {
+        FILE *f = fopen(save, "we");
+        if (f == NULL || fwrite(note.data, 1, note.len, f) != note.len || fclose(f) != 0) {
+            code = ctl_fail(EX_CANTCREAT, "cannot write %s", save);
+            goto out;
+        }
+    }
+    ctl_hex(root, hex1);
+    printf("verified: %llu entries hash to root %s, signed by %s", (unsigned long long)cp.size,
+           hex1, v.name);
+    if (nprev > 0)
+        printf("; %zu earlier checkpoint%s consistent", nprev, nprev == 1 ? " is" : "s are");
+    printf("\n");
+    code = EX_OK;
+out:
+    free(entry);
+    free(note.data);
+    return code;
+}
+
+static int
+cmd_inclusion(int argc, char **argv)
+{
+    static const struct option opts[] = {{"url", required_argument, NULL, 'u'},
+                                         {"key", required_argument, NULL, 'k'},
+                                         {"index", required_argument, NULL, 'i'},
+                                         {"token", required_argument, NULL, 't'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
+    const char *url = NULL, *key = NULL, *index_s = NULL, *token = getenv("CONSENTD_TOKEN");
+    uint8_t proof[MERKLE_MAX_PROOF][HASH_BYTES], leaf[HASH_BYTES], mine[HASH_BYTES];
+    struct note_verifier v;
+    struct note_checkpoint cp;
+    struct ctl_buf note = {0};
+    const cJSON *arr, *e;
+    cJSON *j = NULL;
+    char path[128], *end;
+    unsigned long long index;
+    size_t count = 0;
+    int ch, code;
+
+    while ((ch = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        switch (ch) {
+        case 'u':
+            url = optarg;
+            break;
+        case 'k':
+            key = optarg;
+            break;
+        case 'i':
+            index_s = optarg;
+            break;
+        case 't':
+            token = optarg;
+            break;
+        case 'h':
+            fputs(usage_inclusion, stdout);
+            return EX_OK;
+        default:
+            fputs(usage_inclusion, stderr);
+            return EX_USAGE;
+        }
+    }
+    if (url == NULL || key == NULL || index_s == NULL || optind != argc) {
+        fputs(usage_inclusion, stderr);
+        return EX_USAGE;
+    }
+    errno = 0;
+    index = strtoull(index_s, &end, 10);
+    if (errno != 0 || *end != '\0' || index_s[0] < '0' || index_s[0] > '9')
+        return ctl_fail(EX_USAGE, "--index must be a whole number");
+    code = ctl_parse_key(key, &v);
+    if (code != EX_OK)
+        return code;
+    code = ctl_checkpoint(url, &v, &cp, &note);
+    if (code != EX_OK)
+        return code;
+    if (index >= cp.size) {
+        code = ctl_fail(EX_DATAERR, "entry %llu is not in the signed log of %llu entries", index,
+                        (unsigned long long)cp.size);
+        goto out;
+    }
+    snprintf(path, sizeof(path), "/log/proof/inclusion?index=%llu&size=%llu", index,
+             (unsigned long long)cp.size);
+    code = ctl_get_json(url, path, NULL, &j);
+    if (code != EX_OK)
+        goto out;
+    arr = cJSON_GetObjectItemCaseSensitive(j, "proof");
+    if (ctl_decode_hash(cJSON_GetObjectItemCaseSensitive(j, "leaf_hash"), leaf) != 0 ||
+        !cJSON_IsArray(arr) || cJSON_GetArraySize(arr) > MERKLE_MAX_PROOF) {
+        code = ctl_fail(EX_DATAERR, "the inclusion proof is malformed");
+        goto out;
+    }
+    cJSON_ArrayForEach(e, arr)
+    {
+        if (ctl_decode_hash(e, proof[count]) != 0) {
+            code = ctl_fail(EX_DATAERR, "the inclusion proof holds a malformed hash");
+            goto out;
+        }
+        count++;
+    }
+    if (merkle_verify_inclusion(index, cp.size, leaf, (const uint8_t(*)[HASH_BYTES])proof, count,
+                                cp.root) != ERR_OK) {
+        code = ctl_fail(EX_DATAERR, "the inclusion proof of entry %llu does not verify against "
+                                    "the signed checkpoint",
+                        index);
+        goto out;
+    }
+    if (token != NULL) {
+        cJSON *ej = NULL;
+        const cJSON *first;
+        uint8_t *bytes;
+        size_t slen, n;
+        snprintf(path, sizeof(path), "/log/entries?start=%llu&end=%llu", index, index + 1);
+        code = ctl_get_json(url, path, token, &ej);
+        if (code != EX_OK)
+            goto out;
+        first = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(ej, "entries"), 0);
+        slen = cJSON_IsString(first) ? strlen(first->valuestring) : 0;
+        bytes = malloc(slen + 1);
+        if (bytes == NULL || slen == 0 ||
+            b64_decode(first->valuestring, slen, B64_STD, bytes, slen + 1, &n) != ERR_OK) {
+            free(bytes);
+            cJSON_Delete(ej);
+            code = ctl_fail(EX_DATAERR, "entry %llu could not be read", index);
+            goto out;
+        }
+        merkle_leaf_hash(bytes, n, mine);
+        free(bytes);
+        cJSON_Delete(ej);
+        if (!hash_equal(mine, leaf)) {
+            code = ctl_fail(EX_DATAERR, "entry %llu does not hash to the proven leaf", index);
+            goto out;
+        }
+    }
+    printf("verified: entry %llu is in the log of %llu entries signed by %s%s\n", index,
+           (unsigned long long)cp.size, v.name,
+           token != NULL ? ", and its bytes hash to the proven leaf" : "");
+    code = EX_OK;
+out:
+    cJSON_Delete(j);
+    free(note.data);
+    return code;
+}
+
+int
+main(int argc, char **argv)
+{
+    int code;
+
+    if (argc < 2) {
+        fputs(usage_main, stderr);
+        return EX_USAGE;
+    }
+    if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
+        strcmp(argv[1], "help") == 0) {
+        fputs(usage_main, stdout);
+        return EX_OK;
+    }
+    if (hash_init() != ERR_OK || curl_global_init(CURL_GLOBAL_DEFAULT) != 0)
+        return ctl_fail(EX_SOFTWARE, "cannot initialise the crypto or HTTP libraries");
+    if (strcmp(argv[1], "keygen") == 0) {
+        code = cmd_keygen(argc - 1, argv + 1);
+    } else if (strcmp(argv[1], "audit") == 0 && argc >= 3 && strcmp(argv[2], "verify") == 0) {
+        code = cmd_verify(argc - 2, argv + 2);
+    } else if (strcmp(argv[1], "audit") == 0 && argc >= 3 &&
+               strcmp(argv[2], "inclusion") == 0) {
+        code = cmd_inclusion(argc - 2, argv + 2);
+    } else {
+        fprintf(stderr, "consentctl: unknown command \"%s%s%s\"\n\n%s", argv[1],
+                argc >= 3 ? " " : "", argc >= 3 ? argv[2] : "", usage_main);
+        code = EX_USAGE;
+    }
+    curl_global_cleanup();
+    return code;
+}

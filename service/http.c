@@ -1,0 +1,765 @@
+/*
+ * http: h2o setup, the route table, limits, request ids, the request log, and the bridge that
+ * carries sequencer completions back to the worker thread that owns the request.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <h2o.h>
+#include <openssl/ssl.h>
+#include <uriparser/Uri.h>
+
+#include "consentd/api.h"
+#include "consentd/hash.h"
+#include "consentd/http.h"
+#include "consentd/jstrict.h"
+#include "consentd/log.h"
+#include "consentd/xmalloc.h"
+
+#define HTTP_MODULE       "service/http.c"
+#define HTTP_BACKLOG      1024
+#define HTTP_ACCEPT_BURST 32
+#define HTTP_LOOP_WAIT_MS 200
+#define HTTP_DRAIN_MS     10000
+#define HTTP_ENTITY_SLACK 4 /* h2o buffers up to this many times max_body; we answer 413 */
+
+struct http_route {
+    const char *method;
+    const char *path;
+    bool prefix; /* path ends in '/', the rest is a parameter */
+    http_handler_fn fn;
+};
+
+static const struct http_route http_routes[] = {
+    {"GET", "/log/checkpoint", false, api_log_checkpoint},
+    {"GET", "/log/key", false, api_log_key},
+    {"GET", "/log/proof/inclusion", false, api_log_inclusion},
+    {"GET", "/log/proof/consistency", false, api_log_consistency},
+    {"GET", "/log/entries", false, api_log_entries},
+    {"POST", "/v1/orgs", false, api_org_create},
+    {"GET", "/healthz", false, api_ops_healthz},
+    {"GET", "/readyz", false, api_ops_readyz},
+    {"GET", "/metrics", false, api_ops_metrics},
+};
+
+#define HTTP_NROUTES (sizeof(http_routes) / sizeof(http_routes[0]))
+
+struct http_worker {
+    struct http_app *app;
+    pthread_t tid;
+    h2o_evloop_t *loop;
+    h2o_context_t ctx;
+    h2o_accept_ctx_t accept_ctx;
+    h2o_socket_t *listener;
+    int fd;
+    h2o_multithread_queue_t *queue;
+    h2o_multithread_receiver_t receiver;
+    unsigned pending; /* writes handed to the sequencer and not yet completed */
+};
+
+struct http_pending;
+
+struct http_call {
+    h2o_req_t *req;
+    struct http_worker *worker;
+    const struct http_route *route;
+    struct http_pending *pending;
+    void *user;
+    char id[HTTP_REQUEST_ID_LEN + 1];
+};
+
+struct http_pending {
+    struct seq_write w;
+    h2o_multithread_message_t msg;
+    struct http_worker *worker;
+    struct http_call *call; /* NULL once the request is gone */
+    void (*done)(struct http_call *c, const struct seq_write *w);
+};
+
+struct http_handler {
+    h2o_handler_t super;
+    struct http_app *app;
+};
+
+static h2o_globalconf_t http_gconf;
+static atomic_bool http_stopping;
+static atomic_uint_fast64_t http_responses[6];
+static atomic_uint_fast64_t http_conns, http_accepted, http_refused;
+static unsigned http_max_conns;
+
+static __thread struct http_worker *http_current_worker;
+
+void
+http_metrics_get(struct http_metrics *m)
+{
+    int i;
+
+    for (i = 0; i < 6; i++)
+        m->responses[i] = atomic_load(&http_responses[i]);
+    m->connections = atomic_load(&http_conns);
+    m->accepted = atomic_load(&http_accepted);
+    m->refused = atomic_load(&http_refused);
+}
+
+const struct http_app *
+http_app_of(const struct http_call *c)
+{
+    return c->worker->app;
+}
+
+bool
+http_method_is(const struct http_call *c, const char *m)
+{
+    return h2o_memis(c->req->method.base, c->req->method.len, m, strlen(m));
+}
+
+const char *
+http_path_param(const struct http_call *c, size_t *len)
+{
+    size_t plen = strlen(c->route->path);
+
+    if (!c->route->prefix || c->req->path_normalized.len < plen) {
+        *len = 0;
+        return "";
+    }
+    *len = c->req->path_normalized.len - plen;
+    return c->req->path_normalized.base + plen;
+}
+
+char *
+http_strdup(struct http_call *c, const char *s)
+{
+    return h2o_strdup(&c->req->pool, s, SIZE_MAX).base;
+}
+
+void
+http_set_user(struct http_call *c, void *user)
+{
+    c->user = user;
+}
+
+void *
+http_user(const struct http_call *c)
+{
+    return c->user;
+}
+
+const char *
+http_body(const struct http_call *c, size_t *len)
+{
+    *len = c->req->entity.base == NULL ? 0 : c->req->entity.len;
+    return c->req->entity.base == NULL ? "" : c->req->entity.base;
+}
+
+static const char *
+http_reason(int status)
+{
+    switch (status) {
+    case 200:
+        return "OK";
+    case 201:
+        return "Created";
+    case 400:
+        return "Bad Request";
+    case 401:
+        return "Unauthorized";
+    case 403:
+        return "Forbidden";
+    case 404:
+        return "Not Found";
+    case 405:
+        return "Method Not Allowed";
+    case 409:
+        return "Conflict";
+    case 413:
+        return "Content Too Large";
+    case 415:
+        return "Unsupported Media Type";
+    case 422:
+        return "Unprocessable Content";
+    case 500:
+        return "Internal Server Error";
+    case 503:
+        return "Service Unavailable";
+    default:
+        return "";
+    }
+}
+
+void
+http_reply(struct http_call *c, int status, const char *content_type, const char *body,
+           size_t len)
+{
+    h2o_req_t *req = c->req;
+
+    req->res.status = status;
+    req->res.reason = http_reason(status);
+    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, content_type,
+                   strlen(content_type));
+    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CACHE_CONTROL, NULL,
+                   H2O_STRLIT("no-store"));
+    req->res.content_length = len;
+    h2o_send_inline(req, body, len);
+}
+
+void
+http_reply_json(struct http_call *c, int status, const cJSON *j)
+{
+    char *s = cJSON_PrintUnformatted(j);
+
+    if (s == NULL) {
+        http_reply(c, 500, "text/plain", H2O_STRLIT("out of memory\n"));
+        return;
+    }
+    http_reply(c, status, "application/json", s, strlen(s));
+    free(s);
+}
+
+void
+http_reply_problem(struct http_call *c, int status, const char *slug, const char *title,
+                   const char *fmt, ...)
+{
+    char detail[1024], type[256];
+    cJSON *j = cJSON_CreateObject();
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(detail, sizeof(detail), fmt, ap);
+    va_end(ap);
+    snprintf(type, sizeof(type), "%s%s", HTTP_PROBLEM_BASE, slug);
+    cJSON_AddStringToObject(j, "type", type);
+    cJSON_AddStringToObject(j, "title", title);
+    cJSON_AddNumberToObject(j, "status", status);
+    cJSON_AddStringToObject(j, "detail", detail);
+    cJSON_AddStringToObject(j, "request_id", c->id);
+    {
+        char *s = cJSON_PrintUnformatted(j);
+        http_reply(c, status, "application/problem+json", s, strlen(s));
+        free(s);
+    }
+    cJSON_Delete(j);
+}
+
+void
+http_reply_unavailable(struct http_call *c, const char *why)
+{
+    h2o_add_header(&c->req->pool, &c->req->res.headers, H2O_TOKEN_RETRY_AFTER, NULL,
+                   H2O_STRLIT("1"));
+    http_reply_problem(c, 503, "unavailable", "Service unavailable", "%s", why);
+}
+
+bool
+http_parse_u64(const char *s, uint64_t *v)
+{
+    uint64_t x = 0;
+    size_t i, n = strlen(s);
+
+    *v = 0;
+    if (n == 0 || n > 20 || (n > 1 && s[0] == '0'))
+        return false;
+    for (i = 0; i < n; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return false;
+        if (x > (UINT64_MAX - (uint64_t)(s[i] - '0')) / 10)
+            return false;
+        x = x * 10 + (uint64_t)(s[i] - '0');
+    }
+    *v = x;
+    return true;
+}
+
+bool
+http_query(struct http_call *c, const char *const *names, size_t n, const char **out)
+{
+    h2o_req_t *req = c->req;
+    UriQueryListA *list = NULL, *q;
+    const char *start, *end;
+    int count = 0;
+    size_t i;
+    bool ok = false;
+
+    for (i = 0; i < n; i++)
+        out[i] = NULL;
+    if (req->query_at == SIZE_MAX || req->query_at + 1 >= req->path.len)
+        return true;
+    start = req->path.base + req->query_at + 1;
+    end = req->path.base + req->path.len;
+    if ((size_t)(end - start) > HTTP_MAX_QUERY) {
+        http_reply_problem(c, 400, "invalid-query", "Invalid query",
+                           "the query string is longer than %d bytes", HTTP_MAX_QUERY);
+        return false;
+    }
+    if (uriDissectQueryMallocExA(&list, &count, start, end, URI_TRUE, URI_BR_DONT_TOUCH) !=
+        URI_SUCCESS) {
+        http_reply_problem(c, 400, "invalid-query", "Invalid query",
+                           "the query string is not valid percent-encoded name=value pairs");
+        return false;
+    }
+    for (q = list; q != NULL; q = q->next) {
+        for (i = 0; i < n; i++)
+            if (strcmp(q->key, names[i]) == 0)
+                break;
+        if (i == n) {
+            http_reply_problem(c, 400, "invalid-query", "Invalid query",
+                               "unknown query parameter \"%.64s\"", q->key);
+            goto out;
+        }
+        if (out[i] != NULL) {
+            http_reply_problem(c, 400, "invalid-query", "Invalid query",
+                               "query parameter \"%s\" is given more than once", names[i]);
+            goto out;
+        }
+        out[i] = h2o_strdup(&req->pool, q->value != NULL ? q->value : "", SIZE_MAX).base;
+    }
+    ok = true;
+out:
+    uriFreeQueryListA(list);
+    return ok;
+}
+
+bool
+http_require_admin(struct http_call *c)
+{
+    h2o_req_t *req = c->req;
+    const h2o_iovec_t *v;
+    ssize_t i;
+
+    i = h2o_find_header(&req->headers, H2O_TOKEN_AUTHORIZATION, -1);
+    if (i == -1) {
+        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_WWW_AUTHENTICATE, NULL,
+                       H2O_STRLIT("Bearer realm=\"consentd\""));
+        http_reply_problem(c, 401, "unauthorized", "Unauthorized",
+                           "this endpoint needs the admin token: send \"Authorization: Bearer "
+                           "<admin token>\"");
+        return false;
+    }
+    v = &req->headers.entries[i].value;
+    if (v->len > 7 && h2o_lcstris(v->base, 7, H2O_STRLIT("bearer ")) &&
+        secret_check_verify(c->worker->app->admin, v->base + 7, v->len - 7) == ERR_OK)
+        return true;
+    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_WWW_AUTHENTICATE, NULL,
+                   H2O_STRLIT("Bearer realm=\"consentd\", error=\"invalid_token\""));
+    http_reply_problem(c, 401, "unauthorized", "Unauthorized",
+                       "the bearer token is not the admin token; use the one `consentd init` "
+                       "printed");
+    return false;
+}
+
+cJSON *
+http_json_body(struct http_call *c)
+{
+    h2o_req_t *req = c->req;
+    const char *why = NULL;
+    const h2o_iovec_t *ct;
+    cJSON *j = NULL;
+    ssize_t i;
+    size_t len;
+    const char *body = http_body(c, &len);
+
+    i = h2o_find_header(&req->headers, H2O_TOKEN_CONTENT_TYPE, -1);
+    ct = i == -1 ? NULL : &req->headers.entries[i].value;
+    if (ct == NULL || ct->len < 16 || !h2o_lcstris(ct->base, 16, H2O_STRLIT("application/json")) ||
+        (ct->len > 16 && ct->base[16] != ';' && ct->base[16] != ' ')) {
+        http_reply_problem(c, 415, "unsupported-media-type", "Unsupported media type",
+                           "send the body as JSON with \"Content-Type: application/json\"");
+        return NULL;
+    }
+    if (len > c->worker->app->cfg->max_body) {
+        http_reply_problem(c, 413, "body-too-large", "Body too large",
+                           "the body is %zu bytes; the limit is %llu", len,
+                           (unsigned long long)c->worker->app->cfg->max_body);
+        return NULL;
+    }
+    if (len == 0) {
+        http_reply_problem(c, 400, "invalid-json", "Invalid JSON",
+                           "the body is empty; send a JSON object");
+        return NULL;
+    }
+    if (jstrict_parse(body, len, &j, &why) != ERR_OK) {
+        http_reply_problem(c, 400, "invalid-json", "Invalid JSON", "the body is not acceptable JSON: %s",
+                           why != NULL ? why : "it could not be parsed");
+        return NULL;
+    }
+    return j;
+}
+
+/* The sequencer thread hands a finished write to the worker that owns its request. */
+static void
+http_write_done(struct seq_write *w)
+{
+    struct http_pending *p = (struct http_pending *)w;
+
+    h2o_multithread_send_message(&p->worker->receiver, &p->msg);
+}
+
+static void
+http_on_completions(h2o_multithread_receiver_t *receiver, h2o_linklist_t *messages)
+{
+    struct http_worker *worker = H2O_STRUCT_FROM_MEMBER(struct http_worker, receiver, receiver);
+
+    while (!h2o_linklist_is_empty(messages)) {
+        h2o_multithread_message_t *m =
+            H2O_STRUCT_FROM_MEMBER(h2o_multithread_message_t, link, messages->next);
+        struct http_pending *p = H2O_STRUCT_FROM_MEMBER(struct http_pending, msg, m);
+
+        h2o_linklist_unlink(&m->link);
+        worker->pending--;
+        if (p->call != NULL) {
+            p->call->pending = NULL;
+            p->done(p->call, &p->w);
+        }
+        free(p->w.fields);
+        free(p);
+    }
+}
+
+void
+http_submit(struct http_call *c, const char *type, char *fields, size_t fields_len,
+            void (*done)(struct http_call *c, const struct seq_write *w))
+{
+    struct http_pending *p = xcalloc(1, sizeof(*p));
+
+    snprintf(p->w.type, sizeof(p->w.type), "%s", type);
+    p->w.fields = fields;
+    p->w.fields_len = fields_len;
+    p->w.done = http_write_done;
+    p->worker = c->worker;
+    p->call = c;
+    p->done = done;
+    if (sequencer_submit(c->worker->app->seq, &p->w) != ERR_OK) {
+        http_reply_unavailable(c, p->w.why);
+        free(p->w.fields);
+        free(p);
+        return;
+    }
+    c->pending = p;
+    c->worker->pending++;
+}
+
+static void
+http_call_dispose(void *obj)
+{
+    struct http_call *c = obj;
+
+    if (c->pending != NULL)
+        c->pending->call = NULL;
+}
+
+static int
+http_on_req(h2o_handler_t *self, h2o_req_t *req)
+{
+    struct http_handler *h = (struct http_handler *)self;
+    struct http_call *c = h2o_mem_alloc_shared(&req->pool, sizeof(*c), http_call_dispose);
+    const struct http_route *r, *path_match = NULL;
+    uint8_t rnd[HTTP_REQUEST_ID_LEN / 2];
+    size_t i, plen;
+
+    memset(c, 0, sizeof(*c));
+    c->req = req;
+    c->worker = http_current_worker;
+    (void)h;
+    hash_random(rnd, sizeof(rnd));
+    for (i = 0; i < sizeof(rnd); i++)
+        snprintf(c->id + 2 * i, 3, "%02x", rnd[i]);
+    h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("x-request-id"), 0, NULL,
+                          c->id, HTTP_REQUEST_ID_LEN);
+
+    for (i = 0; i < HTTP_NROUTES; i++) {
+        r = &http_routes[i];
+        plen = strlen(r->path);
+        if (r->prefix ? req->path_normalized.len > plen &&
+                            memcmp(req->path_normalized.base, r->path, plen) == 0
+                      : h2o_memis(req->path_normalized.base, req->path_normalized.len, r->path,
+                                  plen)) {
+            path_match = r;
+            if (http_method_is(c, r->method)) {
+                c->route = r;
+                r->fn(c);
+                return 0;
+            }
+        }
+    }
+    c->route = &http_routes[0];
+    if (path_match != NULL) {
+        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_ALLOW, NULL, path_match->method,
+                       strlen(path_match->method));
+        http_reply_problem(c, 405, "method-not-allowed", "Method not allowed",
+                           "%s is served with %s only", path_match->path, path_match->method);
+        return 0;
+    }
+    http_reply_problem(c, 404, "not-found", "Not found",
+                       "there is no such endpoint; see docs/openapi.yaml for the API");
+    return 0;
+}
+
+/* The request log: one JSON line per response, including h2o's own error responses. */
+static void
+http_on_setup_ostream(h2o_filter_t *self, h2o_req_t *req, h2o_ostream_t **slot)
+{
+    char line[512], id[HTTP_REQUEST_ID_LEN + 1], when[32];
+    ssize_t i = h2o_find_header_by_str(&req->res.headers, H2O_STRLIT("x-request-id"), -1);
+    struct timespec ts;
+    struct tm tm;
+    int n, cls;
+
+    (void)self;
+    if (i != -1 && req->res.headers.entries[i].value.len == HTTP_REQUEST_ID_LEN) {
+        memcpy(id, req->res.headers.entries[i].value.base, HTTP_REQUEST_ID_LEN);
+        id[HTTP_REQUEST_ID_LEN] = '\0';
+    } else {
+        uint8_t rnd[HTTP_REQUEST_ID_LEN / 2];
+        size_t k;
+        hash_random(rnd, sizeof(rnd));
+        for (k = 0; k < sizeof(rnd); k++)
+            snprintf(id + 2 * k, 3, "%02x", rnd[k]);
+        h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("x-request-id"), 0, NULL,
+                              h2o_strdup(&req->pool, id, HTTP_REQUEST_ID_LEN).base,
+                              HTTP_REQUEST_ID_LEN);
+    }
+    cls = req->res.status / 100;
+    if (cls >= 1 && cls <= 5)
+        atomic_fetch_add(&http_responses[cls], 1);
+    clock_gettime(CLOCK_REALTIME, &ts);
+    gmtime_r(&ts.tv_sec, &tm);
+    strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &tm);
+    /* The path is logged without its query (which can name people), and only if printable. */
+    {
+        char path[128];
+        size_t k, plen = req->path_normalized.len < sizeof(path) - 1 ? req->path_normalized.len
+                                                                     : sizeof(path) - 1;
+        for (k = 0; k < plen; k++) {
+            char ch = req->path_normalized.base[k];
+            path[k] = (ch >= 0x21 && ch <= 0x7e && ch != '"' && ch != '\\') ? ch : '?';
+        }
+        path[plen] = '\0';
+        n = snprintf(line, sizeof(line),
+                     "{\"time\":\"%s.%03ldZ\",\"request_id\":\"%s\",\"method\":\"%.*s\","
+                     "\"path\":\"%s\",\"status\":%d}",
+                     when, ts.tv_nsec / 1000000, id,
+                     (int)(req->method.len < 16 ? req->method.len : 16),
+                     req->method.base, path, req->res.status);
+    }
+    if (n > 0)
+        log_line(line, n < (int)sizeof(line) ? n : (int)sizeof(line) - 1);
+    h2o_setup_next_ostream(req, slot);
+}
+
+static void
+http_on_conn_close(void *data)
+{
+    (void)data;
+    atomic_fetch_sub(&http_conns, 1);
+}
+
+static void
+http_on_accept(h2o_socket_t *listener, const char *err)
+{
+    struct http_worker *w = listener->data;
+    h2o_socket_t *sock;
+    int i;
+
+    if (err != NULL)
+        return;
+    for (i = 0; i < HTTP_ACCEPT_BURST; i++) {
+        sock = h2o_evloop_socket_accept(listener);
+        if (sock == NULL)
+            break;
+        if (atomic_fetch_add(&http_conns, 1) >= http_max_conns) {
+            atomic_fetch_sub(&http_conns, 1);
+            atomic_fetch_add(&http_refused, 1);
+            h2o_socket_close(sock);
+            continue;
+        }
+        atomic_fetch_add(&http_accepted, 1);
+        sock->on_close.cb = http_on_conn_close;
+        sock->on_close.data = NULL;
+        h2o_accept(&w->accept_ctx, sock);
+    }
+}
+
+static int
+http_listen_fd(const struct config *cfg)
+{
+    struct addrinfo hints, *res = NULL;
+    char host[256], port_s[8];
+    uint16_t port;
+    int fd = -1, on = 1, r;
+
+    if (config_split_listen(cfg->listen, host, sizeof(host), &port) != ERR_OK) {
+        log_warnx("http: listen address \"%s\" must be host:port", cfg->listen);
+        return -1;
+    }
+    snprintf(port_s, sizeof(port_s), "%u", port);
+    memset(&hints, 0, sizeof(hints));
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_NUMERICSERV | AI_PASSIVE;
+    r = getaddrinfo(host, port_s, &hints, &res);
+    if (r != 0) {
+        log_warnx("http: cannot resolve %s: %s", host, gai_strerror(r));
+        return -1;
+    }
+    fd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (fd == -1 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)) != 0 ||
+        setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on, sizeof(on)) != 0 ||
+        bind(fd, res->ai_addr, res->ai_addrlen) != 0 || listen(fd, HTTP_BACKLOG) != 0) {
+        log_warn("http: cannot listen on %s", cfg->listen);
+        if (fd != -1)
+            close(fd);
+        fd = -1;
+    }
+    freeaddrinfo(res);
+    return fd;
+}
+
+static void *
+http_worker_run(void *arg)
+{
+    struct http_worker *w = arg;
+    struct timespec start, now;
+    bool draining = false;
+
+    http_current_worker = w;
+    w->loop = h2o_evloop_create();
+    h2o_context_init(&w->ctx, w->loop, &http_gconf);
+    w->accept_ctx.ctx = &w->ctx;
+    w->accept_ctx.hosts = http_gconf.hosts;
+    w->queue = h2o_multithread_create_queue(w->loop);
+    h2o_multithread_register_receiver(w->queue, &w->receiver, http_on_completions);
+    w->listener = h2o_evloop_socket_create(w->loop, w->fd, H2O_SOCKET_FLAG_DONT_READ);
+    w->listener->data = w;
+    h2o_socket_read_start(w->listener, http_on_accept);
+
+    for (;;) {
+        h2o_evloop_run(w->loop, HTTP_LOOP_WAIT_MS);
+        if (!draining && atomic_load(&http_stopping)) {
+            draining = true;
+            h2o_socket_read_stop(w->listener);
+            h2o_socket_close(w->listener);
+            w->listener = NULL;
+            clock_gettime(CLOCK_MONOTONIC, &start);
+        }
+        if (draining) {
+            clock_gettime(CLOCK_MONOTONIC, &now);
+            if (w->pending == 0 ||
+                (now.tv_sec - start.tv_sec) * 1000 + (now.tv_nsec - start.tv_nsec) / 1000000 >
+                    HTTP_DRAIN_MS)
+                break;
+        }
+    }
+    return NULL;
+}
+
+static SSL_CTX *
+http_tls_context(const struct config *cfg)
+{
+    SSL_CTX *ssl = SSL_CTX_new(TLS_server_method());
+
+    if (ssl == NULL)
+        return NULL;
+    SSL_CTX_set_min_proto_version(ssl, TLS1_2_VERSION);
+    SSL_CTX_set_options(ssl, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION |
+                                 SSL_OP_CIPHER_SERVER_PREFERENCE);
+    if (SSL_CTX_use_certificate_chain_file(ssl, cfg->tls_cert) != 1 ||
+        SSL_CTX_use_PrivateKey_file(ssl, cfg->tls_key, SSL_FILETYPE_PEM) != 1 ||
+        SSL_CTX_check_private_key(ssl) != 1) {
+        log_warnx("http: cannot load the TLS certificate %s and key %s", cfg->tls_cert,
+                  cfg->tls_key);
+        SSL_CTX_free(ssl);
+        return NULL;
+    }
+    return ssl;
+}
+
+enum err
+http_serve(struct http_app *app)
+{
+    const struct config *cfg = app->cfg;
+    struct http_worker *workers = NULL;
+    h2o_hostconf_t *host;
+    h2o_pathconf_t *path;
+    struct http_handler *h;
+    h2o_filter_t *f;
+    SSL_CTX *ssl = NULL;
+    sigset_t set;
+    unsigned i, n = cfg->threads;
+    long cores;
+    int sig;
+    enum err rc = ERR_IO;
+
+    if (n == 0) {
+        cores = sysconf(_SC_NPROCESSORS_ONLN);
+        n = cores < 1 ? 1 : cores > CONFIG_MAX_THREADS ? CONFIG_MAX_THREADS : (unsigned)cores;
+    }
+    http_max_conns = cfg->max_connections;
+    if (cfg->tls_cert[0] != '\0' || cfg->tls_key[0] != '\0') {
+        if (cfg->tls_cert[0] == '\0' || cfg->tls_key[0] == '\0') {
+            log_warnx("http: TLS needs both tls_cert and tls_key");
+            return ERR_IO;
+        }
+        ssl = http_tls_context(cfg);
+        if (ssl == NULL)
+            return ERR_IO;
+    }
+
+    h2o_config_init(&http_gconf);
+    http_gconf.server_name = h2o_iovec_init(H2O_STRLIT("consentd"));
+    http_gconf.max_request_entity_size = cfg->max_body * HTTP_ENTITY_SLACK;
+    http_gconf.http1.req_timeout = cfg->req_timeout_ms;
+    http_gconf.http1.upgrade_to_http2 = 0;
+    http_gconf.handshake_timeout = cfg->req_timeout_ms;
+    host = h2o_config_register_host(&http_gconf, h2o_iovec_init(H2O_STRLIT("default")), 65535);
+    path = h2o_config_register_path(host, "/", 0);
+    h = (struct http_handler *)h2o_create_handler(path, sizeof(*h));
+    h->super.on_req = http_on_req;
+    h->app = app;
+    f = h2o_create_filter(path, sizeof(*f));
+    f->on_setup_ostream = http_on_setup_ostream;
+
+    /* Only the main thread takes the stop signals. */
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    workers = xcalloc(n, sizeof(*workers));
+    for (i = 0; i < n; i++) {
+        workers[i].app = app;
+        workers[i].accept_ctx.ssl_ctx = ssl;
+        workers[i].fd = http_listen_fd(cfg);
+        if (workers[i].fd == -1)
+            goto out;
+    }
+    for (i = 0; i < n; i++)
+        h2o_multithread_create_thread(&workers[i].tid, NULL, http_worker_run, &workers[i]);
+    log_info("consentd: serving %s on %s with %u threads, at most %u connections",
+             ssl != NULL ? "HTTPS" : "HTTP", cfg->listen, n, cfg->max_connections);
+
+    sigwait(&set, &sig);
+    log_info("consentd: %s received; completing writes in flight and stopping",
+             sig == SIGTERM ? "SIGTERM" : "SIGINT");
+    atomic_store(&http_stopping, true);
+    for (i = 0; i < n; i++)
+        pthread_join(workers[i].tid, NULL);
+    rc = ERR_OK;
+out:
+    if (rc != ERR_OK)
+        for (i = 0; i < n; i++)
+            if (workers[i].fd > 0)
+                close(workers[i].fd);
+    free(workers);
+    return rc;
+}

@@ -1,0 +1,94 @@
+/*
+ * json: typed member reads with precise errors.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "consentd/json.h"
+
+enum err
+json_only_members(const cJSON *o, const char *const *allowed, size_t n,
+                  char why[static JSON_WHY_MAX])
+{
+    const cJSON *m;
+    size_t i;
+
+    cJSON_ArrayForEach(m, o)
+    {
+        for (i = 0; i < n; i++)
+            if (strcmp(m->string, allowed[i]) == 0)
+                break;
+        if (i == n) {
+            size_t k, len = 0;
+            int r = snprintf(why, JSON_WHY_MAX, "unknown member \"%.64s\"; allowed: ", m->string);
+            if (r > 0)
+                len = (size_t)r;
+            for (k = 0; k < n && len < JSON_WHY_MAX; k++) {
+                r = snprintf(why + len, JSON_WHY_MAX - len, "%s%s", k == 0 ? "" : ", ",
+                             allowed[k]);
+                if (r < 0)
+                    break;
+                len += (size_t)r;
+            }
+            return ERR_INVAL;
+        }
+    }
+    return ERR_OK;
+}
+
+enum err
+json_string(const cJSON *o, const char *name, bool required, size_t min, size_t max,
+            const char **out, char why[static JSON_WHY_MAX])
+{
+    const cJSON *m = cJSON_GetObjectItemCaseSensitive(o, name);
+    size_t len, i;
+
+    *out = NULL;
+    if (m == NULL) {
+        if (!required)
+            return ERR_NOTFOUND;
+        snprintf(why, JSON_WHY_MAX, "\"%s\" is required", name);
+        return ERR_INVAL;
+    }
+    if (!cJSON_IsString(m)) {
+        snprintf(why, JSON_WHY_MAX, "\"%s\" must be a string", name);
+        return ERR_INVAL;
+    }
+    len = strlen(m->valuestring);
+    if (len < min || len > max) {
+        snprintf(why, JSON_WHY_MAX, "\"%s\" must be %zu to %zu bytes long", name, min, max);
+        return ERR_INVAL;
+    }
+    for (i = 0; i < len; i++) {
+        unsigned char ch = (unsigned char)m->valuestring[i];
+        if (ch < 0x20 || ch == 0x7f) {
+            snprintf(why, JSON_WHY_MAX, "\"%s\" must not contain control characters", name);
+            return ERR_INVAL;
+        }
+    }
+    *out = m->valuestring;
+    return ERR_OK;
+}
+
+enum err
+json_fields_text(const cJSON *o, char **out, size_t *len)
+{
+    char *s = cJSON_PrintUnformatted(o);
+    size_t n;
+
+    *out = NULL;
+    *len = 0;
+    if (s == NULL)
+        return ERR_NOMEM;
+    n = strlen(s);
+    if (n < 2 || s[0] != '{' || s[n - 1] != '}') {
+        free(s);
+        return ERR_INVAL;
+    }
+    memmove(s, s + 1, n - 2);
+    s[n - 2] = '\0';
+    *out = s;
+    *len = n - 2;
+    return ERR_OK;
+}

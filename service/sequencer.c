@@ -1,0 +1,550 @@
+/*
+ * sequencer: the single writer. See include/consentd/sequencer.h for the contract.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "consentd/log.h"
+#include "consentd/merkle.h"
+#include "consentd/sequencer.h"
+#include "consentd/tlog.h"
+#include "consentd/xmalloc.h"
+
+#define SEQ_TIME_LEN 20 /* "2026-11-23T13:45:12Z" */
+
+struct sequencer {
+    struct store *store;
+    const struct ckpt_signer *signer;
+    int ckpt_fd;
+    unsigned batch_max;
+    unsigned queue_max;
+
+    pthread_t thread;
+    bool started;
+
+    pthread_mutex_t lock; /* guards everything below */
+    pthread_cond_t wake;
+    struct seq_write *head, *tail;
+    unsigned queued;
+    bool stopping;
+    bool readonly;
+    char readonly_why[STATE_WHY_MAX];
+    char note[CKPT_RECORD]; /* latest signed checkpoint */
+    size_t note_len;
+    struct note_checkpoint signed_ckpt;
+    struct sequencer_stats stats;
+
+    /* Owned by the sequencer thread (and sequencer_open before it starts). */
+    struct merkle_range range;
+    time_t last_time;
+};
+
+static uint64_t
+seq_now_ns(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static void
+seq_stop_process(const char *what)
+{
+    /* Nothing in flight is acknowledged; a supervisor restarts us on the committed state. */
+    log_warnx("sequencer: %s; stopping without acknowledging the batch (no retry)", what);
+    _exit(SEQUENCER_EXIT_IO);
+}
+
+static void
+seq_set_readonly(struct sequencer *q, const char *why)
+{
+    pthread_mutex_lock(&q->lock);
+    if (!q->readonly) {
+        q->readonly = true;
+        snprintf(q->readonly_why, sizeof(q->readonly_why), "%s", why);
+    }
+    pthread_mutex_unlock(&q->lock);
+    log_warnx("sequencer: read-only: %s", why);
+}
+
+/*
+ * seq_check_tree is the guard before signing: the tree of new_size entries in the store must
+ * (a) hold, for each entry from first on, the leaf hash computed when it was ingested
+ * (expected, or NULL to only recompute), (b) have the root of the in-memory range, computed the
+ * other way, and (c) be consistent with the last signed checkpoint.
+ */
+static enum err
+seq_check_tree(struct sequencer *q, uint64_t first, uint64_t new_size,
+               const uint8_t (*expected)[HASH_BYTES], uint8_t root[static HASH_BYTES], char *why,
+               size_t why_cap)
+{
+    uint8_t proof[MERKLE_MAX_PROOF][HASH_BYTES];
+    uint8_t leaf[HASH_BYTES], stored[HASH_BYTES], mem_root[HASH_BYTES];
+    struct store_txn *t = NULL;
+    const uint8_t *bytes;
+    uint64_t i, old_size = q->signed_ckpt.size;
+    size_t len, count;
+    enum err rc;
+
+    rc = store_begin(q->store, false, &t);
+    if (rc != ERR_OK)
+        return rc;
+    for (i = first; i < new_size; i++) {
+        rc = tlog_entry(t, i, &bytes, &len);
+        if (rc == ERR_OK)
+            rc = tlog_leaf(t, i, stored);
+        if (rc != ERR_OK) {
+            snprintf(why, why_cap, "entry %llu cannot be read back: %s", (unsigned long long)i,
+                     err_str(rc));
+            rc = ERR_BADSIG;
+            goto out;
+        }
+        merkle_leaf_hash(bytes, len, leaf);
+        if (!hash_equal(leaf, stored) ||
+            (expected != NULL && !hash_equal(leaf, expected[i - first]))) {
+            snprintf(why, why_cap, "entry %llu read back does not hash to its leaf hash",
+                     (unsigned long long)i);
+            rc = ERR_BADSIG;
+            goto out;
+        }
+    }
+    rc = tlog_root(t, new_size, root);
+    if (rc != ERR_OK)
+        goto out;
+    merkle_range_root(&q->range, mem_root);
+    if (q->range.size != new_size || !hash_equal(root, mem_root)) {
+        snprintf(why, why_cap, "the stored tree of %llu entries does not match the appended one",
+                 (unsigned long long)new_size);
+        rc = ERR_BADSIG;
+        goto out;
+    }
+    if (old_size > 0) {
+        rc = tlog_consistency(t, old_size, new_size, proof, &count);
+        if (rc != ERR_OK)
+            goto out;
+        rc = merkle_verify_consistency(old_size, new_size, q->signed_ckpt.root, root,
+                                       (const uint8_t(*)[HASH_BYTES])proof, count);
+        if (rc != ERR_OK) {
+            snprintf(why, why_cap,
+                     "the tree of %llu entries is not consistent with the signed checkpoint of "
+                     "%llu",
+                     (unsigned long long)new_size, (unsigned long long)old_size);
+            rc = ERR_BADSIG;
+            goto out;
+        }
+    }
+out:
+    store_abort(t);
+    return rc;
+}
+
+/*
+ * seq_sign_and_persist signs (size, root), appends it to the checkpoint file (fsynced) and
+ * publishes it. A file error stops the process.
+ */
+static void
+seq_sign_and_persist(struct sequencer *q, uint64_t size, const uint8_t root[static HASH_BYTES])
+{
+    char note[CKPT_RECORD];
+    size_t len;
+    uint64_t t0;
+
+    if (ckpt_sign(q->signer, size, root, note, &len) != ERR_OK)
+        seq_stop_process("cannot sign a checkpoint");
+    t0 = seq_now_ns();
+    if (ckpt_file_append(q->ckpt_fd, note, len) != ERR_OK)
+        seq_stop_process("cannot persist the checkpoint");
+    pthread_mutex_lock(&q->lock);
+    q->stats.checkpoint_ns += seq_now_ns() - t0;
+    memcpy(q->note, note, len + 1);
+    q->note_len = len;
+    q->signed_ckpt.size = size;
+    memcpy(q->signed_ckpt.root, root, HASH_BYTES);
+    q->stats.size = size;
+    pthread_mutex_unlock(&q->lock);
+}
+
+static void
+seq_time(struct sequencer *q, char out[static SEQ_TIME_LEN + 1])
+{
+    time_t now = time(NULL);
+    struct tm tm;
+
+    /* Entry times never go backwards, even when the clock does. */
+    if (now < q->last_time) {
+        log_warnx("sequencer: the clock went back %lld s; keeping entry times monotonic",
+                  (long long)(q->last_time - now));
+        now = q->last_time;
+    }
+    q->last_time = now;
+    gmtime_r(&now, &tm);
+    strftime(out, SEQ_TIME_LEN + 1, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+static void
+seq_complete(struct seq_write *list)
+{
+    struct seq_write *w, *next;
+
+    for (w = list; w != NULL; w = next) {
+        next = w->next;
+        w->next = NULL;
+        w->done(w);
+    }
+}
+
+static void
+seq_run_batch(struct sequencer *q, struct seq_write *batch, unsigned n)
+{
+    uint8_t(*leaves)[HASH_BYTES] = xcalloc(n, HASH_BYTES);
+    char when[SEQ_TIME_LEN + 1], why[STATE_WHY_MAX];
+    struct merkle_range saved = q->range;
+    struct store_txn *t = NULL;
+    uint64_t first = q->range.size, t0, appended = 0, refused = 0;
+    uint8_t root[HASH_BYTES];
+    struct seq_write *w;
+    char *entry = NULL;
+    size_t cap = 0, len;
+    enum err rc;
+
+    if (!sequencer_writable(q, why, sizeof(why))) {
+        for (w = batch; w != NULL; w = w->next) {
+            w->rc = ERR_UNAVAIL;
+            snprintf(w->why, sizeof(w->why), "the log is read-only: %.200s", why);
+        }
+        goto done;
+    }
+    if (store_begin(q->store, true, &t) != ERR_OK)
+        seq_stop_process("cannot begin a write transaction");
+    seq_time(q, when);
+    for (w = batch; w != NULL; w = w->next) {
+        len = strlen(w->type) + w->fields_len + SEQ_TIME_LEN + 40;
+        if (len > cap) {
+            cap = len;
+            entry = xrealloc(entry, cap);
+        }
+        len = (size_t)snprintf(entry, cap, "{\"v\":1,\"type\":\"%s\",\"time\":\"%s\"%s%.*s}",
+                               w->type, when, w->fields_len > 0 ? "," : "", (int)w->fields_len,
+                               w->fields);
+        if (len > TLOG_MAX_ENTRY) {
+            w->rc = ERR_TOOBIG;
+            snprintf(w->why, sizeof(w->why), "the entry would be larger than %d bytes",
+                     TLOG_MAX_ENTRY);
+            refused++;
+            continue;
+        }
+        w->rc = state_apply(t, q->range.size, (const uint8_t *)entry, len, w->why);
+        if (w->rc == ERR_STORAGE || w->rc == ERR_NOMEM)
+            seq_stop_process("the store failed while applying an entry");
+        if (w->rc != ERR_OK) {
+            refused++;
+            continue;
+        }
+        w->index = q->range.size;
+        rc = tlog_append(t, &q->range, (const uint8_t *)entry, len, w->leaf);
+        if (rc != ERR_OK)
+            seq_stop_process("the store failed while appending an entry");
+        memcpy(leaves[appended], w->leaf, HASH_BYTES);
+        appended++;
+    }
+    free(entry);
+    if (appended == 0) {
+        store_abort(t);
+        goto done;
+    }
+    t0 = seq_now_ns();
+    if (store_commit(t) != ERR_OK)
+        seq_stop_process("the durable commit failed");
+    pthread_mutex_lock(&q->lock);
+    q->stats.commit_ns += seq_now_ns() - t0;
+    q->stats.batches++;
+    q->stats.entries += appended;
+    pthread_mutex_unlock(&q->lock);
+
+    rc = seq_check_tree(q, first, q->range.size, (const uint8_t(*)[HASH_BYTES])leaves, root, why,
+                        sizeof(why));
+    if (rc != ERR_OK) {
+        /* Committed but never signed nor acknowledged: the writes are indeterminate. */
+        seq_set_readonly(q, rc == ERR_BADSIG ? why : "the store failed while checking the tree");
+        q->range = saved;
+        for (w = batch; w != NULL; w = w->next) {
+            if (w->rc == ERR_OK) {
+                w->rc = ERR_UNAVAIL;
+                snprintf(w->why, sizeof(w->why),
+                         "the log failed its consistency check before signing; it is read-only "
+                         "until an operator investigates");
+            }
+        }
+        goto done;
+    }
+    seq_sign_and_persist(q, q->range.size, root);
+    for (w = batch; w != NULL; w = w->next)
+        w->checkpoint_size = q->range.size;
+done:
+    pthread_mutex_lock(&q->lock);
+    q->stats.refused += refused;
+    pthread_mutex_unlock(&q->lock);
+    free(leaves);
+    seq_complete(batch);
+}
+
+static void *
+seq_thread(void *arg)
+{
+    struct sequencer *q = arg;
+    struct seq_write *batch, *last;
+    unsigned n;
+
+    for (;;) {
+        pthread_mutex_lock(&q->lock);
+        while (q->head == NULL && !q->stopping)
+            pthread_cond_wait(&q->wake, &q->lock);
+        if (q->head == NULL && q->stopping) {
+            pthread_mutex_unlock(&q->lock);
+            break;
+        }
+        batch = last = q->head;
+        for (n = 1; n < q->batch_max && last->next != NULL; n++)
+            last = last->next;
+        q->head = last->next;
+        if (q->head == NULL)
+            q->tail = NULL;
+        last->next = NULL;
+        q->queued -= n;
+        pthread_mutex_unlock(&q->lock);
+        seq_run_batch(q, batch, n);
+    }
+    return NULL;
+}
+
+static enum err
+seq_startup_check(struct sequencer *q, struct store_txn *t, uint64_t db_size)
+{
+    uint8_t root[HASH_BYTES];
+    char why[STATE_WHY_MAX];
+    enum err rc;
+
+    if (db_size < q->signed_ckpt.size) {
+        snprintf(why, sizeof(why),
+                 "the store holds %llu entries but a checkpoint of %llu was signed: it was rolled "
+                 "back",
+                 (unsigned long long)db_size, (unsigned long long)q->signed_ckpt.size);
+        seq_set_readonly(q, why);
+        return ERR_OK;
+    }
+    rc = tlog_root(t, q->signed_ckpt.size, root);
+    if (rc != ERR_OK)
+        return rc;
+    if (!hash_equal(root, q->signed_ckpt.root)) {
+        snprintf(why, sizeof(why),
+                 "the store's tree at %llu entries does not match the signed checkpoint: it was "
+                 "rewritten or forked",
+                 (unsigned long long)q->signed_ckpt.size);
+        seq_set_readonly(q, why);
+    }
+    return ERR_OK;
+}
+
+enum err
+sequencer_open(struct store *s, const struct ckpt_signer *signer, const char *ckpt_path,
+               unsigned batch_max, unsigned queue_max, struct sequencer **out)
+{
+    struct sequencer *q = xcalloc(1, sizeof(*q));
+    char why[STATE_WHY_MAX];
+    struct store_txn *t = NULL;
+    uint8_t root[HASH_BYTES];
+    uint64_t db_size, count;
+    enum err rc;
+
+    *out = NULL;
+    q->store = s;
+    q->signer = signer;
+    q->batch_max = batch_max;
+    q->queue_max = queue_max;
+    q->ckpt_fd = -1;
+    pthread_mutex_init(&q->lock, NULL);
+    pthread_cond_init(&q->wake, NULL);
+    merkle_range_init(&q->range);
+
+    rc = ckpt_file_open(ckpt_path, false, &q->ckpt_fd, q->note, &count);
+    if (rc != ERR_OK)
+        goto out;
+    q->note_len = strlen(q->note);
+    if (count == 0) {
+        log_warnx("sequencer: %s holds no checkpoint; was the directory made by consentd init?",
+                  ckpt_path);
+        rc = ERR_IO;
+        goto out;
+    }
+    rc = ckpt_open_verify(&signer->verifier, q->note, q->note_len, &q->signed_ckpt);
+    if (rc != ERR_OK) {
+        log_warnx("sequencer: the last checkpoint in %s does not verify with the checkpoint key "
+                  "(%s)",
+                  ckpt_path, err_str(rc));
+        rc = ERR_IO;
+        goto out;
+    }
+    q->stats.size = q->signed_ckpt.size;
+
+    rc = store_begin(s, false, &t);
+    if (rc != ERR_OK)
+        goto out;
+    rc = tlog_size(t, &db_size);
+    if (rc == ERR_OK)
+        rc = seq_startup_check(q, t, db_size);
+    if (rc == ERR_OK && !q->readonly)
+        rc = tlog_range(t, db_size, &q->range);
+    store_abort(t);
+    t = NULL;
+    if (rc != ERR_OK)
+        goto out;
+    if (!q->readonly && db_size > q->signed_ckpt.size) {
+        /* Committed before a crash but never signed: sign them now, after the same guard. */
+        log_info("sequencer: signing %llu entries committed after the last checkpoint",
+                 (unsigned long long)(db_size - q->signed_ckpt.size));
+        rc = seq_check_tree(q, q->signed_ckpt.size, db_size, NULL, root, why, sizeof(why));
+        if (rc == ERR_BADSIG)
+            seq_set_readonly(q, why);
+        else if (rc != ERR_OK)
+            goto out;
+        else
+            seq_sign_and_persist(q, db_size, root);
+    }
+    *out = q;
+    q = NULL;
+    rc = ERR_OK;
+out:
+    if (q != NULL) {
+        if (q->ckpt_fd != -1)
+            close(q->ckpt_fd);
+        pthread_mutex_destroy(&q->lock);
+        pthread_cond_destroy(&q->wake);
+        free(q);
+    }
+    return rc;
+}
+
+enum err
+sequencer_start(struct sequencer *q)
+{
+    int r = pthread_create(&q->thread, NULL, seq_thread, q);
+
+    if (r != 0) {
+        errno = r;
+        log_warn("sequencer: pthread_create");
+        return ERR_NOMEM;
+    }
+    q->started = true;
+    return ERR_OK;
+}
+
+enum err
+sequencer_submit(struct sequencer *q, struct seq_write *w)
+{
+    enum err rc = ERR_OK;
+
+    w->next = NULL;
+    w->rc = ERR_OK;
+    w->why[0] = '\0';
+    pthread_mutex_lock(&q->lock);
+    if (q->readonly) {
+        snprintf(w->why, sizeof(w->why), "the log is read-only: %.200s", q->readonly_why);
+        rc = ERR_UNAVAIL;
+    } else if (q->stopping) {
+        snprintf(w->why, sizeof(w->why), "the service is shutting down");
+        rc = ERR_UNAVAIL;
+    } else if (q->queued >= q->queue_max) {
+        snprintf(w->why, sizeof(w->why), "too many writes are waiting; retry shortly");
+        q->stats.queue_full++;
+        rc = ERR_UNAVAIL;
+    } else {
+        if (q->tail != NULL)
+            q->tail->next = w;
+        else
+            q->head = w;
+        q->tail = w;
+        q->queued++;
+        pthread_cond_signal(&q->wake);
+    }
+    pthread_mutex_unlock(&q->lock);
+    return rc;
+}
+
+void
+sequencer_free(struct sequencer *q)
+{
+    if (q == NULL)
+        return;
+    pthread_mutex_lock(&q->lock);
+    q->stopping = true;
+    pthread_cond_signal(&q->wake);
+    pthread_mutex_unlock(&q->lock);
+    if (q->started)
+        pthread_join(q->thread, NULL);
+    if (q->ckpt_fd != -1)
+        close(q->ckpt_fd);
+    pthread_mutex_destroy(&q->lock);
+    pthread_cond_destroy(&q->wake);
+    free(q);
+}
+
+void
+sequencer_checkpoint(struct sequencer *q, char out[static CKPT_RECORD], size_t *len,
+                     uint64_t *size)
+{
+    pthread_mutex_lock(&q->lock);
+    memcpy(out, q->note, q->note_len + 1);
+    *len = q->note_len;
+    *size = q->signed_ckpt.size;
+    pthread_mutex_unlock(&q->lock);
+}
+
+bool
+sequencer_writable(struct sequencer *q, char *why, size_t why_cap)
+{
+    bool ok;
+
+    pthread_mutex_lock(&q->lock);
+    ok = !q->readonly;
+    if (why != NULL && why_cap > 0)
+        snprintf(why, why_cap, "%s", ok ? "" : q->readonly_why);
+    pthread_mutex_unlock(&q->lock);
+    return ok;
+}
+
+void
+sequencer_stats(struct sequencer *q, struct sequencer_stats *st)
+{
+    pthread_mutex_lock(&q->lock);
+    *st = q->stats;
+    st->queued = q->queued;
+    pthread_mutex_unlock(&q->lock);
+}
+
+enum err
+sequencer_genesis(const struct ckpt_signer *signer, const char *ckpt_path)
+{
+    char note[CKPT_RECORD], last[CKPT_RECORD];
+    uint8_t root[HASH_BYTES];
+    uint64_t count;
+    size_t len;
+    enum err rc;
+    int fd;
+
+    rc = ckpt_file_open(ckpt_path, true, &fd, last, &count);
+    if (rc != ERR_OK)
+        return errno == EEXIST ? ERR_EXISTS : rc;
+    merkle_empty_root(root);
+    rc = ckpt_sign(signer, 0, root, note, &len);
+    if (rc == ERR_OK)
+        rc = ckpt_file_append(fd, note, len);
+    close(fd);
+    return rc;
+}

@@ -1,0 +1,77 @@
+/*
+ * state: the replay function. Entries are parsed strictly even though the sequencer wrote
+ * them, because replay also reads logs this process did not write.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "consentd/jstrict.h"
+#include "consentd/state.h"
+
+static enum err
+state_apply_org(struct store_txn *t, uint64_t index, const cJSON *e, char *why)
+{
+    const cJSON *ods = cJSON_GetObjectItemCaseSensitive(e, "ods");
+    uint8_t val[8];
+    enum err rc;
+
+    if (!cJSON_IsString(ods) || strlen(ods->valuestring) == 0 ||
+        strlen(ods->valuestring) > STORE_MAX_KEY) {
+        snprintf(why, STATE_WHY_MAX, "an org entry needs an \"ods\" string");
+        return ERR_INVAL;
+    }
+    store_u64_key(index, val);
+    rc = store_put(t, STORE_ORGS, ods->valuestring, strlen(ods->valuestring), val, sizeof(val),
+                   true, false);
+    if (rc == ERR_CONFLICT)
+        snprintf(why, STATE_WHY_MAX, "organisation %s is already registered", ods->valuestring);
+    return rc;
+}
+
+enum err
+state_apply(struct store_txn *t, uint64_t index, const uint8_t *entry, size_t len,
+            char why[static STATE_WHY_MAX])
+{
+    const char *jwhy = NULL;
+    const cJSON *type, *v;
+    cJSON *e = NULL;
+    enum err rc;
+
+    why[0] = '\0';
+    rc = jstrict_parse((const char *)entry, len, &e, &jwhy);
+    if (rc != ERR_OK) {
+        snprintf(why, STATE_WHY_MAX, "entry is not a valid JSON object: %s",
+                 jwhy != NULL ? jwhy : err_str(rc));
+        return rc == ERR_NOMEM ? rc : ERR_INVAL;
+    }
+    v = cJSON_GetObjectItemCaseSensitive(e, "v");
+    type = cJSON_GetObjectItemCaseSensitive(e, "type");
+    if (!cJSON_IsNumber(v) || v->valuedouble != 1 || !cJSON_IsString(type)) {
+        snprintf(why, STATE_WHY_MAX, "entry needs \"v\":1 and a \"type\"");
+        rc = ERR_INVAL;
+        goto out;
+    }
+    if (strcmp(type->valuestring, "org") == 0) {
+        rc = state_apply_org(t, index, e, why);
+    } else {
+        snprintf(why, STATE_WHY_MAX, "unknown entry type \"%.32s\"", type->valuestring);
+        rc = ERR_INVAL;
+    }
+out:
+    cJSON_Delete(e);
+    return rc;
+}
+
+enum err
+state_org_index(struct store_txn *t, const char *ods, uint64_t *index)
+{
+    const void *val;
+    size_t len;
+    enum err rc;
+
+    *index = 0;
+    rc = store_get(t, STORE_ORGS, ods, strlen(ods), &val, &len);
+    if (rc != ERR_OK)
+        return rc;
+    return store_u64_val(val, len, index);
+}

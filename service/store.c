@@ -1,0 +1,212 @@
+/*
+ * store: LMDB behind a narrow interface. MDB_NOTLS so read transactions may be used by any one
+ * thread; default sync flags so that a commit is durable when it returns.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <lmdb.h>
+
+#include "consentd/log.h"
+#include "consentd/store.h"
+#include "consentd/xmalloc.h"
+
+#define STORE_MAX_READERS 512
+
+static const char *const store_table_names[STORE_NTABLES] = {"entries", "nodes", "meta", "orgs"};
+
+struct store {
+    MDB_env *env;
+    MDB_dbi dbi[STORE_NTABLES];
+};
+
+struct store_txn {
+    struct store *s;
+    MDB_txn *txn;
+    bool write;
+};
+
+static enum err
+store_error(const char *what, int rc)
+{
+    if (rc == MDB_NOTFOUND)
+        return ERR_NOTFOUND;
+    if (rc == MDB_KEYEXIST)
+        return ERR_CONFLICT;
+    log_warnx("store: %s: %s", what, mdb_strerror(rc));
+    return ERR_STORAGE;
+}
+
+enum err
+store_open(const char *dir, uint64_t map_size, struct store **out)
+{
+    struct store *s = xcalloc(1, sizeof(*s));
+    MDB_txn *txn = NULL;
+    enum err rc = ERR_STORAGE;
+    int r, i;
+
+    *out = NULL;
+    if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
+        log_warn("store: mkdir %s", dir);
+        goto out;
+    }
+    r = mdb_env_create(&s->env);
+    if (r != 0) {
+        rc = store_error("mdb_env_create", r);
+        goto out;
+    }
+    r = mdb_env_set_maxdbs(s->env, STORE_NTABLES);
+    if (r == 0)
+        r = mdb_env_set_mapsize(s->env, (size_t)map_size);
+    if (r == 0)
+        r = mdb_env_set_maxreaders(s->env, STORE_MAX_READERS);
+    if (r == 0)
+        r = mdb_env_open(s->env, dir, MDB_NOTLS, 0600);
+    if (r != 0) {
+        rc = store_error("mdb_env_open", r);
+        goto out;
+    }
+    r = mdb_txn_begin(s->env, NULL, 0, &txn);
+    if (r != 0) {
+        rc = store_error("mdb_txn_begin", r);
+        goto out;
+    }
+    for (i = 0; i < STORE_NTABLES; i++) {
+        r = mdb_dbi_open(txn, store_table_names[i], MDB_CREATE, &s->dbi[i]);
+        if (r != 0) {
+            rc = store_error("mdb_dbi_open", r);
+            goto out;
+        }
+    }
+    r = mdb_txn_commit(txn);
+    txn = NULL;
+    if (r != 0) {
+        rc = store_error("mdb_txn_commit", r);
+        goto out;
+    }
+    *out = s;
+    s = NULL;
+    rc = ERR_OK;
+out:
+    if (txn != NULL)
+        mdb_txn_abort(txn);
+    if (s != NULL) {
+        if (s->env != NULL)
+            mdb_env_close(s->env);
+        free(s);
+    }
+    return rc;
+}
+
+void
+store_close(struct store *s)
+{
+    if (s == NULL)
+        return;
+    mdb_env_close(s->env);
+    free(s);
+}
+
+enum err
+store_reader_check(struct store *s, int *cleared)
+{
+    int r = mdb_reader_check(s->env, cleared);
+
+    return r == 0 ? ERR_OK : store_error("mdb_reader_check", r);
+}
+
+enum err
+store_begin(struct store *s, bool write, struct store_txn **out)
+{
+    struct store_txn *t = xmalloc(sizeof(*t));
+    int r;
+
+    t->s = s;
+    t->write = write;
+    r = mdb_txn_begin(s->env, NULL, write ? 0 : MDB_RDONLY, &t->txn);
+    if (r != 0) {
+        free(t);
+        *out = NULL;
+        return store_error("mdb_txn_begin", r);
+    }
+    *out = t;
+    return ERR_OK;
+}
+
+enum err
+store_commit(struct store_txn *t)
+{
+    int r = mdb_txn_commit(t->txn);
+
+    free(t);
+    return r == 0 ? ERR_OK : store_error("mdb_txn_commit", r);
+}
+
+void
+store_abort(struct store_txn *t)
+{
+    if (t == NULL)
+        return;
+    mdb_txn_abort(t->txn);
+    free(t);
+}
+
+enum err
+store_get(struct store_txn *t, enum store_table table, const void *key, size_t key_len,
+          const void **val, size_t *val_len)
+{
+    MDB_val k = {key_len, (void *)(uintptr_t)key};
+    MDB_val v;
+    int r;
+
+    *val = NULL;
+    *val_len = 0;
+    r = mdb_get(t->txn, t->s->dbi[table], &k, &v);
+    if (r != 0)
+        return store_error("mdb_get", r);
+    *val = v.mv_data;
+    *val_len = v.mv_size;
+    return ERR_OK;
+}
+
+enum err
+store_put(struct store_txn *t, enum store_table table, const void *key, size_t key_len,
+          const void *val, size_t val_len, bool unique, bool append)
+{
+    MDB_val k = {key_len, (void *)(uintptr_t)key};
+    MDB_val v = {val_len, (void *)(uintptr_t)val};
+    unsigned flags = (unique ? MDB_NOOVERWRITE : 0) | (append ? MDB_APPEND : 0);
+    int r;
+
+    r = mdb_put(t->txn, t->s->dbi[table], &k, &v, flags);
+    if (r == MDB_KEYEXIST && unique)
+        return ERR_CONFLICT;
+    return r == 0 ? ERR_OK : store_error("mdb_put", r);
+}
+
+void
+store_u64_key(uint64_t v, uint8_t key[static 8])
+{
+    int i;
+
+    for (i = 7; i >= 0; i--) {
+        key[i] = (uint8_t)(v & 0xff);
+        v >>= 8;
+    }
+}
+
+enum err
+store_u64_val(const void *val, size_t len, uint64_t *v)
+{
+    const uint8_t *p = val;
+    size_t i;
+
+    *v = 0;
+    if (len != 8)
+        return ERR_STORAGE;
+    for (i = 0; i < 8; i++)
+        *v = (*v << 8) | p[i];
+    return ERR_OK;
+}
