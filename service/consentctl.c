@@ -46,13 +46,15 @@ static const char usage_keygen[] =
 
 static const char usage_verify[] =
     "usage: consentctl audit verify --url URL --key VERIFIER_KEY [--token TOKEN]\n"
-    "                               [--previous FILE]... [--save FILE]\n"
+    "                               [--previous FILE]... [--receipts FILE] [--save FILE]\n"
     "\n"
     "Fetches the signed checkpoint and every entry, checks the checkpoint's signature with\n"
     "VERIFIER_KEY (as `consentd init` printed it as log-key, or GET /log/key), recomputes the\n"
     "Merkle root from the entries and compares it. Each --previous FILE is a checkpoint saved\n"
     "earlier (--save): it must verify and its root must be the root of the log at its size,\n"
-    "proving the log only grew. Entries need the admin token (--token or CONSENTD_TOKEN).\n";
+    "proving the log only grew. --receipts FILE holds acknowledged writes, one per line as\n"
+    "\"<log_index> <leaf_hash>\" (base64, as POST answers give them): each must be in the log\n"
+    "at that index with that hash. Entries need the admin token (--token or CONSENTD_TOKEN).\n";
 
 static const char usage_inclusion[] =
     "usage: consentctl audit inclusion --url URL --key VERIFIER_KEY --index N [--token TOKEN]\n"
@@ -235,6 +237,65 @@ ctl_hex(const uint8_t *h, char out[static 2 * HASH_BYTES + 1])
         snprintf(out + 2 * i, 3, "%02x", h[i]);
 }
 
+struct ctl_receipt {
+    uint64_t index;
+    uint8_t leaf[HASH_BYTES];
+};
+
+static int
+ctl_receipt_cmp(const void *a, const void *b)
+{
+    const struct ctl_receipt *x = a, *y = b;
+
+    return x->index < y->index ? -1 : x->index > y->index;
+}
+
+/* ctl_load_receipts reads "<index> <base64 leaf hash>" lines, sorted by index on return. */
+static int
+ctl_load_receipts(const char *path, struct ctl_receipt **out, size_t *n)
+{
+    char line[256], b64[128];
+    unsigned long long index;
+    struct ctl_receipt *r = NULL, *p;
+    size_t cap = 0, len, lineno = 0;
+    FILE *f = fopen(path, "re");
+
+    *out = NULL;
+    *n = 0;
+    if (f == NULL)
+        return ctl_fail(EX_NOINPUT, "cannot read %s: %s", path, strerror(errno));
+    while (fgets(line, sizeof(line), f) != NULL) {
+        lineno++;
+        if (line[0] == '\n')
+            continue;
+        if (*n == cap) {
+            cap = cap == 0 ? 1024 : cap * 2;
+            p = realloc(r, cap * sizeof(*r));
+            if (p == NULL) {
+                fclose(f);
+                free(r);
+                return ctl_fail(EX_SOFTWARE, "out of memory");
+            }
+            r = p;
+        }
+        if (sscanf(line, "%llu %127s", &index, b64) != 2 ||
+            b64_decode(b64, strlen(b64), B64_STD, r[*n].leaf, HASH_BYTES, &len) != ERR_OK ||
+            len != HASH_BYTES) {
+            fclose(f);
+            free(r);
+            return ctl_fail(EX_DATAERR, "%s line %zu: expected \"<log_index> <base64 leaf hash>\"",
+                            path, lineno);
+        }
+        r[*n].index = index;
+        (*n)++;
+    }
+    fclose(f);
+    if (*n > 0)
+        qsort(r, *n, sizeof(*r), ctl_receipt_cmp);
+    *out = r;
+    return EX_OK;
+}
+
 struct ctl_previous {
     const char *path;
     struct note_checkpoint c;
@@ -295,9 +356,13 @@ cmd_verify(int argc, char **argv)
                                          {"token", required_argument, NULL, 't'},
                                          {"previous", required_argument, NULL, 'p'},
                                          {"save", required_argument, NULL, 's'},
+                                         {"receipts", required_argument, NULL, 'r'},
                                          {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
     struct ctl_previous prev[CTL_MAX_PREVIOUS];
+    struct ctl_receipt *receipts = NULL;
+    size_t nreceipts = 0, next_receipt = 0;
+    const char *receipts_path = NULL;
     const char *url = NULL, *key = NULL, *token = getenv("CONSENTD_TOKEN"), *save = NULL;
     uint8_t root[HASH_BYTES], leaf[HASH_BYTES];
     char path[128], hex1[65], hex2[65];
@@ -323,6 +388,9 @@ cmd_verify(int argc, char **argv)
             break;
         case 's':
             save = optarg;
+            break;
+        case 'r':
+            receipts_path = optarg;
             break;
         case 'p':
             if (nprev == CTL_MAX_PREVIOUS)
@@ -357,10 +425,18 @@ cmd_verify(int argc, char **argv)
             return ctl_fail(EX_DATAERR, "%s is not a checkpoint signed by %s", prev[i].path,
                             v.name);
     }
+    if (receipts_path != NULL) {
+        code = ctl_load_receipts(receipts_path, &receipts, &nreceipts);
+        if (code != EX_OK)
+            return code;
+    }
     code = ctl_checkpoint(url, &v, &cp, &note);
-    if (code != EX_OK)
+    if (code != EX_OK) {
+        free(receipts);
         return code;
+    }
     if (cp.size > 0 && token == NULL) {
+        free(receipts);
         free(note.data);
         return ctl_fail(EX_USAGE, "reading entries needs the admin token: --token or "
                                   "CONSENTD_TOKEN");
@@ -400,6 +476,17 @@ cmd_verify(int argc, char **argv)
                 cJSON_Delete(j);
                 code = EX_SOFTWARE;
                 goto out;
+            }
+            while (next_receipt < nreceipts && receipts[next_receipt].index == end) {
+                if (!hash_equal(leaf, receipts[next_receipt].leaf)) {
+                    cJSON_Delete(j);
+                    code = ctl_fail(EX_DATAERR,
+                                    "acknowledged write lost: entry %llu does not have the leaf "
+                                    "hash its receipt gives",
+                                    (unsigned long long)end);
+                    goto out;
+                }
+                next_receipt++;
             }
             end++;
             for (i = 0; i < nprev; i++) {
@@ -448,6 +535,14 @@ cmd_verify(int argc, char **argv)
             goto out;
         }
     }
+    if (next_receipt < nreceipts) {
+        code = ctl_fail(EX_DATAERR,
+                        "acknowledged write lost: receipt for entry %llu, but the signed log has "
+                        "%llu entries",
+                        (unsigned long long)receipts[next_receipt].index,
+                        (unsigned long long)cp.size);
+        goto out;
+    }
     if (save != NULL) {
         FILE *f = fopen(save, "we");
         if (f == NULL || fwrite(note.data, 1, note.len, f) != note.len || fclose(f) != 0) {
@@ -460,9 +555,12 @@ cmd_verify(int argc, char **argv)
            hex1, v.name);
     if (nprev > 0)
         printf("; %zu earlier checkpoint%s consistent", nprev, nprev == 1 ? " is" : "s are");
+    if (receipts_path != NULL)
+        printf("; %zu receipt%s found", nreceipts, nreceipts == 1 ? "" : "s");
     printf("\n");
     code = EX_OK;
 out:
+    free(receipts);
     free(entry);
     free(note.data);
     return code;

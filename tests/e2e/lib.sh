@@ -1,0 +1,96 @@
+# Shared helpers for the end-to-end tests: a consentd on a free loopback port in a temporary
+# data directory, stopped (and the directory removed) when the test exits.
+# shellcheck shell=bash
+
+BUILD=${BUILD:-build}
+CONSENTD=${CONSENTD:-$PWD/$BUILD/consentd}
+CONSENTCTL=${CONSENTCTL:-$PWD/$BUILD/consentctl}
+E2E_TMP=$(mktemp -d "${TMPDIR:-/tmp}/consentd-e2e.XXXXXX")
+SERVER_PID=
+PASSED=0
+FAILED=0
+
+e2e_cleanup() {
+    if [ -n "$SERVER_PID" ] && kill -0 "$SERVER_PID" 2>/dev/null; then
+        kill -KILL "$SERVER_PID" 2>/dev/null || true
+        wait "$SERVER_PID" 2>/dev/null || true
+    fi
+    jobs -p | xargs -r kill -KILL 2>/dev/null || true
+    rm -rf "$E2E_TMP"
+}
+trap e2e_cleanup EXIT
+
+ok() { PASSED=$((PASSED + 1)); echo "e2e: ok   $*"; }
+fail() { FAILED=$((FAILED + 1)); echo "e2e: FAIL $*"; }
+check() { # check NAME COMMAND...: pass if the command succeeds
+    local name=$1
+    shift
+    if "$@"; then ok "$name"; else fail "$name"; fi
+}
+
+# free_port prints a TCP port on 127.0.0.1 that nothing listens on now.
+free_port() {
+    local p
+    for _ in $(seq 1 50); do
+        p=$((20000 + RANDOM % 40000))
+        if ! (exec 3<>/dev/tcp/127.0.0.1/$p) 2>/dev/null; then
+            echo "$p"
+            return 0
+        fi
+    done
+    return 1
+}
+
+# init_data DIR: consentd init; sets ADMIN_TOKEN and LOG_KEY.
+init_data() {
+    local out
+    out=$("$CONSENTD" init --data "$1") || return 1
+    ADMIN_TOKEN=$(sed -n 's/^admin-token: //p' <<<"$out")
+    LOG_KEY=$(sed -n 's/^log-key: //p' <<<"$out")
+    [ -n "$ADMIN_TOKEN" ] && [ -n "$LOG_KEY" ]
+}
+
+# start_server DIR [flags...]: serve DIR on PORT (set by the caller); waits until it answers.
+start_server() {
+    local dir=$1
+    shift
+    "$CONSENTD" serve --data "$dir" --listen "127.0.0.1:$PORT" "$@" >>"$E2E_TMP/server.log" 2>&1 &
+    SERVER_PID=$!
+    for _ in $(seq 1 100); do
+        if curl -sf "http://127.0.0.1:$PORT/healthz" >/dev/null 2>&1; then return 0; fi
+        kill -0 "$SERVER_PID" 2>/dev/null || return 1
+        sleep 0.05
+    done
+    return 1
+}
+
+stop_server() { # SIGTERM and wait; returns the exit status
+    local rc=0
+    kill -TERM "$SERVER_PID" 2>/dev/null || return 1
+    wait "$SERVER_PID" || rc=$?
+    SERVER_PID=
+    return $rc
+}
+
+kill_server() { # SIGKILL, no goodbye
+    kill -KILL "$SERVER_PID" 2>/dev/null || true
+    wait "$SERVER_PID" 2>/dev/null || true
+    SERVER_PID=
+}
+
+URL() { echo "http://127.0.0.1:$PORT"; }
+
+# post_org ODS: prints "STATUS BODY"
+post_org() {
+    curl -s -o "$E2E_TMP/body" -w '%{http_code}' -H "Authorization: Bearer $ADMIN_TOKEN" \
+        -H 'Content-Type: application/json' \
+        -d "{\"ods\":\"$1\",\"name\":\"Org $1\",\"type\":\"gp-practice\"}" "$(URL)/v1/orgs"
+}
+
+checkpoint_size() { curl -sf "$(URL)/log/checkpoint" | sed -n 2p; }
+
+summary() {
+    echo
+    echo "e2e: $PASSED passed, $FAILED failed"
+    [ "$FAILED" -eq 0 ]
+}
