@@ -73,7 +73,7 @@ unit: all
 e2e: all
 	$(Q)BUILD=$(BUILD) bash tests/e2e/run.sh
 
-check: unit e2e
+check: format-check unit e2e
 
 run: all
 	$(Q)[ -d var/demo ] || ./$(BUILD)/consentd init --data var/demo
@@ -86,7 +86,7 @@ bench: all
 format:
 	$(Q)clang-format -i $(wildcard include/consentd/*.h crypto/*.c service/*.c policies/*.c tests/*.c tests/*.h tests/fuzz/*.c)
 
-format-check:
+format-check: deps
 	$(Q)clang-format --dry-run --Werror $(wildcard include/consentd/*.h crypto/*.c service/*.c policies/*.c tests/*.c tests/*.h tests/fuzz/*.c)
 
 clean:

@@ -18,12 +18,12 @@
 #include "consentd/sig.h"
 
 #define NOTE_ALG_ED25519 0x01
-#define NOTE_KEY_BYTES   (1 + KEYS_PUBLIC_BYTES)          /* algorithm byte ‖ key */
-#define NOTE_KEY_B64     44                               /* base64 of NOTE_KEY_BYTES */
-#define NOTE_SIG_BYTES   (4 + SIG_BYTES)                  /* key hash ‖ signature */
-#define NOTE_SIG_B64     92                               /* base64 of NOTE_SIG_BYTES */
-#define NOTE_ROOT_B64    44                               /* base64 of a hash */
-#define NOTE_DASH        "\xe2\x80\x94 "                  /* U+2014 and a space */
+#define NOTE_KEY_BYTES   (1 + KEYS_PUBLIC_BYTES) /* algorithm byte ‖ key */
+#define NOTE_KEY_B64     44                      /* base64 of NOTE_KEY_BYTES */
+#define NOTE_SIG_BYTES   (4 + SIG_BYTES)         /* key hash ‖ signature */
+#define NOTE_SIG_B64     92                      /* base64 of NOTE_SIG_BYTES */
+#define NOTE_ROOT_B64    44                      /* base64 of a hash */
+#define NOTE_DASH        "\xe2\x80\x94 "         /* U+2014 and a space */
 #define NOTE_DASH_LEN    4
 #define NOTE_SKEY_PREFIX "PRIVATE+KEY+"
 #define NOTE_SKEY_MAX    (12 + NOTE_MAX_NAME + 1 + 8 + 1 + NOTE_KEY_B64)
@@ -387,10 +387,9 @@ check_line(const struct note_verifier *v, const char *text, size_t text_len, con
         return ERR_INVAL;
     if (b64_decode(b64, (size_t)(line + len - b64), B64_STD, buf, cap, &n) != ERR_OK || n < 5)
         return ERR_INVAL;
-    hash = (uint32_t)buf[0] << 24 | (uint32_t)buf[1] << 16 | (uint32_t)buf[2] << 8 |
-           (uint32_t)buf[3];
-    if (hash != v->key_hash || name_len != strlen(v->name) ||
-        memcmp(name, v->name, name_len) != 0)
+    hash =
+        (uint32_t)buf[0] << 24 | (uint32_t)buf[1] << 16 | (uint32_t)buf[2] << 8 | (uint32_t)buf[3];
+    if (hash != v->key_hash || name_len != strlen(v->name) || memcmp(name, v->name, name_len) != 0)
         return ERR_OK;
     if (n != NOTE_SIG_BYTES ||
         sig_verify(v->pk, (const uint8_t *)text, text_len, buf + 4) != ERR_OK)
@@ -464,8 +463,7 @@ out:
 }
 
 enum err
-note_checkpoint_format(const struct note_checkpoint *c, char *out, size_t out_cap,
-                       size_t *out_len)
+note_checkpoint_format(const struct note_checkpoint *c, char *out, size_t out_cap, size_t *out_len)
 {
     char root[NOTE_ROOT_B64 + 1];
     size_t olen;

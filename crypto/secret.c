@@ -86,8 +86,7 @@ secret_check_verify(struct secret_check *c, const char *token, size_t len)
 
     if (len == 0 || len > SECRET_MAX_LEN)
         return ERR_AUTH;
-    crypto_generichash(mac, sizeof(mac), (const unsigned char *)token, len, c->key,
-                       sizeof(c->key));
+    crypto_generichash(mac, sizeof(mac), (const unsigned char *)token, len, c->key, sizeof(c->key));
     pthread_mutex_lock(&c->lock);
     if (c->known) {
         rc = sodium_memcmp(mac, c->mac, sizeof(mac)) == 0 ? ERR_OK : ERR_AUTH;

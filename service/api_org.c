@@ -139,8 +139,8 @@ api_org_create(struct http_call *c)
         rc = json_string(body, "type", true, 1, 64, &type, why);
     if (rc == ERR_OK && !policy_org_type_known(http_app_of(c)->policy, type)) {
         policy_org_type_list(http_app_of(c)->policy, types, sizeof(types));
-        snprintf(why, sizeof(why), "\"type\" must be one of the policy's organisation types: %.150s",
-                 types);
+        snprintf(why, sizeof(why),
+                 "\"type\" must be one of the policy's organisation types: %.150s", types);
         rc = ERR_INVAL;
     }
     if (rc == ERR_OK) {

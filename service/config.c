@@ -23,15 +23,21 @@ struct config_opt {
     const char *env;
     enum config_kind kind;
     size_t offset;
-    size_t cap;              /* strings: buffer size */
-    unsigned long long min;  /* numbers: inclusive range */
+    size_t cap;             /* strings: buffer size */
+    unsigned long long min; /* numbers: inclusive range */
     unsigned long long max;
 };
 
 #define CONFIG_OPT_STR(sec, nm, env, field, kind)                                                  \
-    {sec, nm, env, kind, offsetof(struct config, field), sizeof(((struct config *)0)->field), 0, 0}
+    {                                                                                              \
+        sec, nm, env, kind, offsetof(struct config, field), sizeof(((struct config *)0)->field),   \
+            0, 0                                                                                   \
+    }
 #define CONFIG_OPT_NUM(sec, nm, env, field, kind, lo, hi)                                          \
-    {sec, nm, env, kind, offsetof(struct config, field), sizeof(((struct config *)0)->field), lo, hi}
+    {                                                                                              \
+        sec, nm, env, kind, offsetof(struct config, field), sizeof(((struct config *)0)->field),   \
+            lo, hi                                                                                 \
+    }
 
 static const struct config_opt config_opts[] = {
     CONFIG_OPT_STR("service", "listen", "CONSENTD_LISTEN", listen, CONFIG_STR),
@@ -103,8 +109,7 @@ config_apply(struct config *c, const struct config_opt *o, const char *value, co
             return ERR_INVAL;
         }
         if (o->kind == CONFIG_HASH && value[0] != '\0' && !secret_hash_valid(value)) {
-            snprintf(why, why_cap, "%s: %s must be an Argon2id hash ($argon2id$…)", where,
-                     o->name);
+            snprintf(why, why_cap, "%s: %s must be an Argon2id hash ($argon2id$…)", where, o->name);
             return ERR_INVAL;
         }
         memcpy(p, value, strlen(value) + 1);
@@ -154,7 +159,8 @@ config_ini_handler(void *user, const char *section, const char *name, const char
     snprintf(where, sizeof(where), "%s", CONFIG_FILE_NAME);
 #endif
     for (i = 0; i < CONFIG_NOPTS; i++) {
-        if (strcmp(config_opts[i].section, section) == 0 && strcmp(config_opts[i].name, name) == 0) {
+        if (strcmp(config_opts[i].section, section) == 0 &&
+            strcmp(config_opts[i].name, name) == 0) {
             ctx->rc = config_apply(ctx->c, &config_opts[i], value, where, ctx->why, ctx->why_cap);
             return ctx->rc == ERR_OK;
         }

@@ -197,8 +197,7 @@ ctl_checkpoint(const char *url, const struct note_verifier *v, struct note_check
     rc = ckpt_open_verify(v, note->data, note->len, c);
     if (rc != ERR_OK) {
         free(note->data);
-        return ctl_fail(EX_DATAERR,
-                        "the checkpoint does not verify with key %s: %s", v->name,
+        return ctl_fail(EX_DATAERR, "the checkpoint does not verify with key %s: %s", v->name,
                         rc == ERR_BADSIG ? "no valid signature by that key"
                                          : "it is not a well-formed signed checkpoint");
     }
@@ -351,14 +350,11 @@ cmd_keygen(int argc, char **argv)
 static int
 cmd_verify(int argc, char **argv)
 {
-    static const struct option opts[] = {{"url", required_argument, NULL, 'u'},
-                                         {"key", required_argument, NULL, 'k'},
-                                         {"token", required_argument, NULL, 't'},
-                                         {"previous", required_argument, NULL, 'p'},
-                                         {"save", required_argument, NULL, 's'},
-                                         {"receipts", required_argument, NULL, 'r'},
-                                         {"help", no_argument, NULL, 'h'},
-                                         {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {
+        {"url", required_argument, NULL, 'u'},   {"key", required_argument, NULL, 'k'},
+        {"token", required_argument, NULL, 't'}, {"previous", required_argument, NULL, 'p'},
+        {"save", required_argument, NULL, 's'},  {"receipts", required_argument, NULL, 'r'},
+        {"help", no_argument, NULL, 'h'},        {NULL, 0, NULL, 0}};
     struct ctl_previous prev[CTL_MAX_PREVIOUS];
     struct ctl_receipt *receipts = NULL;
     size_t nreceipts = 0, next_receipt = 0;
@@ -446,8 +442,8 @@ cmd_verify(int argc, char **argv)
         cJSON *j = NULL;
         const cJSON *arr, *e;
         end = cp.size - start > CTL_BATCH ? start + CTL_BATCH : cp.size;
-        snprintf(path, sizeof(path), "/log/entries?start=%llu&end=%llu",
-                 (unsigned long long)start, (unsigned long long)end);
+        snprintf(path, sizeof(path), "/log/entries?start=%llu&end=%llu", (unsigned long long)start,
+                 (unsigned long long)end);
         code = ctl_get_json(url, path, token, &j);
         if (code != EX_OK)
             goto out;
@@ -467,8 +463,8 @@ cmd_verify(int argc, char **argv)
                 b64_decode(e->valuestring, slen, B64_STD, entry, slen + 1, &n) != ERR_OK ||
                 n == 0) {
                 cJSON_Delete(j);
-                code = ctl_fail(EX_DATAERR, "entry %llu is not valid base64",
-                                (unsigned long long)end);
+                code =
+                    ctl_fail(EX_DATAERR, "entry %llu is not valid base64", (unsigned long long)end);
                 goto out;
             }
             merkle_leaf_hash(entry, n, leaf);
@@ -536,11 +532,11 @@ cmd_verify(int argc, char **argv)
         }
     }
     if (next_receipt < nreceipts) {
-        code = ctl_fail(EX_DATAERR,
-                        "acknowledged write lost: receipt for entry %llu, but the signed log has "
-                        "%llu entries",
-                        (unsigned long long)receipts[next_receipt].index,
-                        (unsigned long long)cp.size);
+        code =
+            ctl_fail(EX_DATAERR,
+                     "acknowledged write lost: receipt for entry %llu, but the signed log has "
+                     "%llu entries",
+                     (unsigned long long)receipts[next_receipt].index, (unsigned long long)cp.size);
         goto out;
     }
     if (save != NULL) {
@@ -569,12 +565,10 @@ out:
 static int
 cmd_inclusion(int argc, char **argv)
 {
-    static const struct option opts[] = {{"url", required_argument, NULL, 'u'},
-                                         {"key", required_argument, NULL, 'k'},
-                                         {"index", required_argument, NULL, 'i'},
-                                         {"token", required_argument, NULL, 't'},
-                                         {"help", no_argument, NULL, 'h'},
-                                         {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {
+        {"url", required_argument, NULL, 'u'},   {"key", required_argument, NULL, 'k'},
+        {"index", required_argument, NULL, 'i'}, {"token", required_argument, NULL, 't'},
+        {"help", no_argument, NULL, 'h'},        {NULL, 0, NULL, 0}};
     const char *url = NULL, *key = NULL, *index_s = NULL, *token = getenv("CONSENTD_TOKEN");
     uint8_t proof[MERKLE_MAX_PROOF][HASH_BYTES], leaf[HASH_BYTES], mine[HASH_BYTES];
     struct note_verifier v;
@@ -649,8 +643,9 @@ cmd_inclusion(int argc, char **argv)
     }
     if (merkle_verify_inclusion(index, cp.size, leaf, (const uint8_t(*)[HASH_BYTES])proof, count,
                                 cp.root) != ERR_OK) {
-        code = ctl_fail(EX_DATAERR, "the inclusion proof of entry %llu does not verify against "
-                                    "the signed checkpoint",
+        code = ctl_fail(EX_DATAERR,
+                        "the inclusion proof of entry %llu does not verify against "
+                        "the signed checkpoint",
                         index);
         goto out;
     }
@@ -711,8 +706,7 @@ main(int argc, char **argv)
         code = cmd_keygen(argc - 1, argv + 1);
     } else if (strcmp(argv[1], "audit") == 0 && argc >= 3 && strcmp(argv[2], "verify") == 0) {
         code = cmd_verify(argc - 2, argv + 2);
-    } else if (strcmp(argv[1], "audit") == 0 && argc >= 3 &&
-               strcmp(argv[2], "inclusion") == 0) {
+    } else if (strcmp(argv[1], "audit") == 0 && argc >= 3 && strcmp(argv[2], "inclusion") == 0) {
         code = cmd_inclusion(argc - 2, argv + 2);
     } else {
         fprintf(stderr, "consentctl: unknown command \"%s%s%s\"\n\n%s", argv[1],

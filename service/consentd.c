@@ -45,8 +45,8 @@ static const char usage_init[] =
     "  log-key: <the checkpoint verifier key, for consentctl audit verify --key>\n"
     "\n"
     "  --data DIR      the data directory (must not already hold a service)\n"
-    "  --origin NAME   the log's origin line and checkpoint key name (default " CONFIG_DEFAULT_ORIGIN
-    ")\n"
+    "  --origin NAME   the log's origin line and checkpoint key name "
+    "(default " CONFIG_DEFAULT_ORIGIN ")\n"
     "  --issuer URL    the OAuth issuer URL clients use (default " CONFIG_DEFAULT_ISSUER ")\n"
     "  --policy FILE   the policy document (default " CONFIG_DEFAULT_POLICY ")\n";
 
@@ -100,12 +100,10 @@ dir_holds_service(const struct config *c)
 static int
 cmd_init(int argc, char **argv)
 {
-    static const struct option opts[] = {{"data", required_argument, NULL, 'd'},
-                                         {"origin", required_argument, NULL, 'o'},
-                                         {"issuer", required_argument, NULL, 'i'},
-                                         {"policy", required_argument, NULL, 'p'},
-                                         {"help", no_argument, NULL, 'h'},
-                                         {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {
+        {"data", required_argument, NULL, 'd'},   {"origin", required_argument, NULL, 'o'},
+        {"issuer", required_argument, NULL, 'i'}, {"policy", required_argument, NULL, 'p'},
+        {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0}};
     char token[SECRET_TOKEN_LEN + 1], path[PATH_MAX], vkey[NOTE_VKEY_MAX + 1], why[WHY_MAX];
     const char *data = NULL, *origin = NULL, *issuer = NULL, *policy = NULL;
     struct keys_pair *ck = NULL, *tk = NULL;
@@ -152,8 +150,7 @@ cmd_init(int argc, char **argv)
                         "characters",
                         cfg.origin);
     if (strncmp(cfg.issuer, "https://", 8) != 0 && strncmp(cfg.issuer, "http://", 7) != 0)
-        return cmd_fail(EX_USAGE, "--issuer \"%s\" must be an http:// or https:// URL",
-                        cfg.issuer);
+        return cmd_fail(EX_USAGE, "--issuer \"%s\" must be an http:// or https:// URL", cfg.issuer);
     if (policy == NULL)
         policy = cfg.policy;
     if (realpath(policy, path) == NULL)
@@ -348,8 +345,7 @@ cmd_serve(int argc, char **argv)
     }
     lock_fd = lock_data_dir(&cfg);
     if (lock_fd == -1) {
-        fprintf(stderr, "consentd: %s is in use by another consentd (or cannot be locked)\n",
-                data);
+        fprintf(stderr, "consentd: %s is in use by another consentd (or cannot be locked)\n", data);
         code = EX_TEMPFAIL;
         goto out;
     }

@@ -199,8 +199,7 @@ http_reason(int status)
 }
 
 void
-http_reply(struct http_call *c, int status, const char *content_type, const char *body,
-           size_t len)
+http_reply(struct http_call *c, int status, const char *content_type, const char *body, size_t len)
 {
     h2o_req_t *req = c->req;
 
@@ -388,7 +387,8 @@ http_json_body(struct http_call *c)
         return NULL;
     }
     if (jstrict_parse(body, len, &j, &why) != ERR_OK) {
-        http_reply_problem(c, 400, "invalid-json", "Invalid JSON", "the body is not acceptable JSON: %s",
+        http_reply_problem(c, 400, "invalid-json", "Invalid JSON",
+                           "the body is not acceptable JSON: %s",
                            why != NULL ? why : "it could not be parsed");
         return NULL;
     }
@@ -473,16 +473,16 @@ http_on_req(h2o_handler_t *self, h2o_req_t *req)
     hash_random(rnd, sizeof(rnd));
     for (i = 0; i < sizeof(rnd); i++)
         snprintf(c->id + 2 * i, 3, "%02x", rnd[i]);
-    h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("x-request-id"), 0, NULL,
-                          c->id, HTTP_REQUEST_ID_LEN);
+    h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("x-request-id"), 0, NULL, c->id,
+                          HTTP_REQUEST_ID_LEN);
 
     for (i = 0; i < HTTP_NROUTES; i++) {
         r = &http_routes[i];
         plen = strlen(r->path);
-        if (r->prefix ? req->path_normalized.len > plen &&
-                            memcmp(req->path_normalized.base, r->path, plen) == 0
-                      : h2o_memis(req->path_normalized.base, req->path_normalized.len, r->path,
-                                  plen)) {
+        if (r->prefix
+                ? req->path_normalized.len > plen &&
+                      memcmp(req->path_normalized.base, r->path, plen) == 0
+                : h2o_memis(req->path_normalized.base, req->path_normalized.len, r->path, plen)) {
             path_match = r;
             if (http_method_is(c, r->method)) {
                 c->route = r;
@@ -548,8 +548,8 @@ http_on_setup_ostream(h2o_filter_t *self, h2o_req_t *req, h2o_ostream_t **slot)
                      "{\"time\":\"%s.%03ldZ\",\"request_id\":\"%s\",\"method\":\"%.*s\","
                      "\"path\":\"%s\",\"status\":%d}",
                      when, ts.tv_nsec / 1000000, id,
-                     (int)(req->method.len < 16 ? req->method.len : 16),
-                     req->method.base, path, req->res.status);
+                     (int)(req->method.len < 16 ? req->method.len : 16), req->method.base, path,
+                     req->res.status);
     }
     if (n > 0)
         log_line(line, n < (int)sizeof(line) ? n : (int)sizeof(line) - 1);
@@ -659,6 +659,12 @@ http_worker_run(void *arg)
                 break;
         }
     }
+    /* Release what h2o allocated for this thread, so leak checkers see only real leaks. */
+    h2o_multithread_unregister_receiver(w->queue, &w->receiver);
+    h2o_multithread_destroy_queue(w->queue);
+    h2o_context_dispose(&w->ctx);
+    h2o_evloop_run(w->loop, 0);
+    h2o_evloop_destroy(w->loop);
     return NULL;
 }
 
@@ -754,6 +760,9 @@ http_serve(struct http_app *app)
     atomic_store(&http_stopping, true);
     for (i = 0; i < n; i++)
         pthread_join(workers[i].tid, NULL);
+    h2o_config_dispose(&http_gconf);
+    if (ssl != NULL)
+        SSL_CTX_free(ssl);
     rc = ERR_OK;
 out:
     if (rc != ERR_OK)

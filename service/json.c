@@ -25,8 +25,7 @@ json_only_members(const cJSON *o, const char *const *allowed, size_t n,
             if (r > 0)
                 len = (size_t)r;
             for (k = 0; k < n && len < JSON_WHY_MAX; k++) {
-                r = snprintf(why + len, JSON_WHY_MAX - len, "%s%s", k == 0 ? "" : ", ",
-                             allowed[k]);
+                r = snprintf(why + len, JSON_WHY_MAX - len, "%s%s", k == 0 ? "" : ", ", allowed[k]);
                 if (r < 0)
                     break;
                 len += (size_t)r;

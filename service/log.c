@@ -30,6 +30,9 @@ log_is_debug(void)
     return log_debug_on;
 }
 
+static void log_emit(const char *level, const char *fmt, va_list ap, int errnum)
+    __attribute__((format(printf, 2, 0)));
+
 static void
 log_emit(const char *level, const char *fmt, va_list ap, int errnum)
 {

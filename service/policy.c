@@ -49,8 +49,8 @@ policy_org_type_parse(struct policy_org_type *t, const cJSON *o, char *why, size
     size_t i;
 
     if (!policy_name_ok(o->string)) {
-        snprintf(why, why_cap,
-                 "org_types: \"%.64s\" must be 1-64 characters of a-z, 0-9 and '-'", o->string);
+        snprintf(why, why_cap, "org_types: \"%.64s\" must be 1-64 characters of a-z, 0-9 and '-'",
+                 o->string);
         return ERR_INVAL;
     }
     if (!cJSON_IsObject(o)) {

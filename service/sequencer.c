@@ -230,9 +230,9 @@ seq_run_batch(struct sequencer *q, struct seq_write *batch, unsigned n)
             cap = len;
             entry = xrealloc(entry, cap);
         }
-        len = (size_t)snprintf(entry, cap, "{\"v\":1,\"type\":\"%s\",\"time\":\"%s\"%s%.*s}",
-                               w->type, when, w->fields_len > 0 ? "," : "", (int)w->fields_len,
-                               w->fields);
+        len =
+            (size_t)snprintf(entry, cap, "{\"v\":1,\"type\":\"%s\",\"time\":\"%s\"%s%.*s}", w->type,
+                             when, w->fields_len > 0 ? "," : "", (int)w->fields_len, w->fields);
         if (len > TLOG_MAX_ENTRY) {
             w->rc = ERR_TOOBIG;
             snprintf(w->why, sizeof(w->why), "the entry would be larger than %d bytes",
@@ -324,11 +324,45 @@ seq_thread(void *arg)
     return NULL;
 }
 
+struct seq_replay {
+    struct store_txn *t;
+    uint64_t bad_index; /* first leaf index under a stored subtree that differs */
+    bool bad;
+};
+
 static enum err
-seq_startup_check(struct sequencer *q, struct store_txn *t, uint64_t db_size)
+seq_replay_compare(void *ctx, unsigned level, uint64_t index, const uint8_t hash[static HASH_BYTES])
 {
-    uint8_t root[HASH_BYTES];
+    struct seq_replay *r = ctx;
+    uint8_t stored[HASH_BYTES];
+    enum err rc;
+
+    rc = tlog_node(r->t, level, index, stored);
+    if (rc == ERR_STORAGE)
+        return rc;
+    if ((rc != ERR_OK || !hash_equal(stored, hash)) && !r->bad) {
+        r->bad = true;
+        r->bad_index = index << level;
+    }
+    return ERR_OK;
+}
+
+/*
+ * seq_startup_replay rehashes every entry in the store, checks every stored subtree hash
+ * against the entries, and checks the tree at the signed size against the last checkpoint. It
+ * turns the sequencer read-only, with the reason, on any difference; it leaves q->range at the
+ * store's size when all is well.
+ */
+static enum err
+seq_startup_replay(struct sequencer *q, struct store_txn *t, uint64_t db_size)
+{
+    struct seq_replay r = {t, 0, false};
+    uint8_t leaf[HASH_BYTES], root[HASH_BYTES];
     char why[STATE_WHY_MAX];
+    const uint8_t *bytes;
+    bool forked = false;
+    uint64_t i;
+    size_t len;
     enum err rc;
 
     if (db_size < q->signed_ckpt.size) {
@@ -339,10 +373,42 @@ seq_startup_check(struct sequencer *q, struct store_txn *t, uint64_t db_size)
         seq_set_readonly(q, why);
         return ERR_OK;
     }
-    rc = tlog_root(t, q->signed_ckpt.size, root);
-    if (rc != ERR_OK)
-        return rc;
-    if (!hash_equal(root, q->signed_ckpt.root)) {
+    merkle_range_init(&q->range);
+    for (i = 0; i < db_size; i++) {
+        if (i == q->signed_ckpt.size) {
+            merkle_range_root(&q->range, root);
+            forked = !hash_equal(root, q->signed_ckpt.root);
+            if (forked)
+                break;
+        }
+        rc = tlog_entry(t, i, &bytes, &len);
+        if (rc == ERR_NOTFOUND) {
+            r.bad = true;
+            r.bad_index = i;
+            break;
+        }
+        if (rc != ERR_OK)
+            return rc;
+        merkle_leaf_hash(bytes, len, leaf);
+        rc = merkle_range_append(&q->range, leaf, seq_replay_compare, &r);
+        if (rc != ERR_OK)
+            return rc;
+        if (r.bad)
+            break;
+    }
+    if (r.bad) {
+        snprintf(why, sizeof(why),
+                 "the store's hashes do not match its entries at index %llu: it was rewritten or "
+                 "corrupted",
+                 (unsigned long long)r.bad_index);
+        seq_set_readonly(q, why);
+        return ERR_OK;
+    }
+    if (db_size == q->signed_ckpt.size) {
+        merkle_range_root(&q->range, root);
+        forked = !hash_equal(root, q->signed_ckpt.root);
+    }
+    if (forked) {
         snprintf(why, sizeof(why),
                  "the store's tree at %llu entries does not match the signed checkpoint: it was "
                  "rewritten or forked",
@@ -398,9 +464,7 @@ sequencer_open(struct store *s, const struct ckpt_signer *signer, const char *ck
         goto out;
     rc = tlog_size(t, &db_size);
     if (rc == ERR_OK)
-        rc = seq_startup_check(q, t, db_size);
-    if (rc == ERR_OK && !q->readonly)
-        rc = tlog_range(t, db_size, &q->range);
+        rc = seq_startup_replay(q, t, db_size);
     store_abort(t);
     t = NULL;
     if (rc != ERR_OK)
@@ -496,8 +560,7 @@ sequencer_free(struct sequencer *q)
 }
 
 void
-sequencer_checkpoint(struct sequencer *q, char out[static CKPT_RECORD], size_t *len,
-                     uint64_t *size)
+sequencer_checkpoint(struct sequencer *q, char out[static CKPT_RECORD], size_t *len, uint64_t *size)
 {
     pthread_mutex_lock(&q->lock);
     memcpy(out, q->note, q->note_len + 1);

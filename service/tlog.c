@@ -20,26 +20,14 @@ tlog_node_key(unsigned level, uint64_t index, uint8_t key[static TLOG_NODE_KEY])
 static enum err
 tlog_subtree(void *ctx, unsigned level, uint64_t index, uint8_t out[static HASH_BYTES])
 {
-    struct store_txn *t = ctx;
-    uint8_t key[TLOG_NODE_KEY];
-    const void *val;
-    size_t len;
-    enum err rc;
+    enum err rc = tlog_node(ctx, level, index, out);
 
-    tlog_node_key(level, index, key);
-    rc = store_get(t, STORE_NODES, key, sizeof(key), &val, &len);
     if (rc == ERR_NOTFOUND) {
         /* Every perfect subtree below the size is stored: a missing one is corruption. */
-        log_warnx("tlog: subtree %u/%llu missing from the store", level,
-                  (unsigned long long)index);
+        log_warnx("tlog: subtree %u/%llu missing from the store", level, (unsigned long long)index);
         return ERR_STORAGE;
     }
-    if (rc != ERR_OK)
-        return rc;
-    if (len != HASH_BYTES)
-        return ERR_STORAGE;
-    memcpy(out, val, HASH_BYTES);
-    return ERR_OK;
+    return rc;
 }
 
 static enum err
@@ -101,6 +89,24 @@ tlog_entry(struct store_txn *t, uint64_t index, const uint8_t **bytes, size_t *l
     rc = store_get(t, STORE_ENTRIES, key, sizeof(key), &val, len);
     *bytes = val;
     return rc;
+}
+
+enum err
+tlog_node(struct store_txn *t, unsigned level, uint64_t index, uint8_t out[static HASH_BYTES])
+{
+    uint8_t key[TLOG_NODE_KEY];
+    const void *val;
+    size_t len;
+    enum err rc;
+
+    tlog_node_key(level, index, key);
+    rc = store_get(t, STORE_NODES, key, sizeof(key), &val, &len);
+    if (rc != ERR_OK)
+        return rc;
+    if (len != HASH_BYTES)
+        return ERR_STORAGE;
+    memcpy(out, val, HASH_BYTES);
+    return ERR_OK;
 }
 
 enum err

@@ -42,8 +42,9 @@ void ckpt_signer_clear(struct ckpt_signer *s);
  * ckpt_sign writes the signed checkpoint of (size, root) and a NUL into out (CKPT_RECORD bytes)
  * and its length to *len.
  */
-enum err ckpt_sign(const struct ckpt_signer *s, uint64_t size, const uint8_t root[static HASH_BYTES],
-                   char out[static CKPT_RECORD], size_t *len);
+enum err ckpt_sign(const struct ckpt_signer *s, uint64_t size,
+                   const uint8_t root[static HASH_BYTES], char out[static CKPT_RECORD],
+                   size_t *len);
 
 /*
  * ckpt_open_verify checks that note[0..len) is a checkpoint signed by v and fills c.

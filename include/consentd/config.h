@@ -40,20 +40,20 @@
 
 struct config {
     char data_dir[PATH_MAX];
-    char listen[CONFIG_STR_MAX];  /* host:port, or [v6]:port */
-    char origin[CONFIG_STR_MAX];  /* checkpoint origin line */
-    char issuer[CONFIG_STR_MAX];  /* OAuth issuer URL, exactly as clients use it */
-    char policy[PATH_MAX];        /* policy document */
-    char tls_cert[PATH_MAX];      /* PEM certificate chain; empty: plain HTTP */
-    char tls_key[PATH_MAX];       /* PEM private key */
+    char listen[CONFIG_STR_MAX]; /* host:port, or [v6]:port */
+    char origin[CONFIG_STR_MAX]; /* checkpoint origin line */
+    char issuer[CONFIG_STR_MAX]; /* OAuth issuer URL, exactly as clients use it */
+    char policy[PATH_MAX];       /* policy document */
+    char tls_cert[PATH_MAX];     /* PEM certificate chain; empty: plain HTTP */
+    char tls_key[PATH_MAX];      /* PEM private key */
     char admin_token_hash[SECRET_HASH_MAX];
-    unsigned threads;             /* HTTP worker threads; 0: one per core */
-    unsigned max_connections;     /* open client connections, all threads together */
-    uint64_t max_body;            /* request body cap, bytes */
-    unsigned req_timeout_ms;      /* headers, body and keep-alive idle */
-    unsigned batch_max;           /* entries in one group commit */
-    unsigned queue_max;           /* writes waiting for the sequencer */
-    uint64_t map_size_mb;         /* LMDB map size */
+    unsigned threads;         /* HTTP worker threads; 0: one per core */
+    unsigned max_connections; /* open client connections, all threads together */
+    uint64_t max_body;        /* request body cap, bytes */
+    unsigned req_timeout_ms;  /* headers, body and keep-alive idle */
+    unsigned batch_max;       /* entries in one group commit */
+    unsigned queue_max;       /* writes waiting for the sequencer */
+    uint64_t map_size_mb;     /* LMDB map size */
 };
 
 /* config_defaults fills c with the built-in defaults and the data directory dir. */

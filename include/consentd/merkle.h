@@ -39,7 +39,8 @@ typedef enum err (*merkle_subtree_fn)(void *ctx, unsigned level, uint64_t index,
                                       uint8_t out[static HASH_BYTES]);
 
 /* merkle_root writes the root of the first size leaves to out (the empty root for size 0). */
-enum err merkle_root(merkle_subtree_fn fn, void *ctx, uint64_t size, uint8_t out[static HASH_BYTES]);
+enum err merkle_root(merkle_subtree_fn fn, void *ctx, uint64_t size,
+                     uint8_t out[static HASH_BYTES]);
 
 /*
  * merkle_inclusion_proof writes the RFC 9162 §2.1.3.1 inclusion proof of leaf index in the tree
@@ -62,7 +63,8 @@ enum err merkle_consistency_proof(merkle_subtree_fn fn, void *ctx, uint64_t from
  * of size leaves whose root is root; ERR_BADSIG otherwise (including index >= size and a proof
  * of the wrong length).
  */
-enum err merkle_verify_inclusion(uint64_t index, uint64_t size, const uint8_t leaf[static HASH_BYTES],
+enum err merkle_verify_inclusion(uint64_t index, uint64_t size,
+                                 const uint8_t leaf[static HASH_BYTES],
                                  const uint8_t proof[][HASH_BYTES], size_t count,
                                  const uint8_t root[static HASH_BYTES]) ERR_WUR;
 
@@ -71,7 +73,8 @@ enum err merkle_verify_inclusion(uint64_t index, uint64_t size, const uint8_t le
  * root1 and root2. from == to needs an empty proof and equal roots; from == 0 is ERR_BADSIG
  * (nothing to prove). Returns ERR_OK or ERR_BADSIG.
  */
-enum err merkle_verify_consistency(uint64_t from, uint64_t to, const uint8_t root1[static HASH_BYTES],
+enum err merkle_verify_consistency(uint64_t from, uint64_t to,
+                                   const uint8_t root1[static HASH_BYTES],
                                    const uint8_t root2[static HASH_BYTES],
                                    const uint8_t proof[][HASH_BYTES], size_t count) ERR_WUR;
 

@@ -36,6 +36,13 @@ enum err tlog_append(struct store_txn *t, struct merkle_range *r, const uint8_t 
  */
 enum err tlog_entry(struct store_txn *t, uint64_t index, const uint8_t **bytes, size_t *len);
 
+/*
+ * tlog_node reads the stored hash of the perfect subtree (level, index); ERR_NOTFOUND if the
+ * store has none.
+ */
+enum err tlog_node(struct store_txn *t, unsigned level, uint64_t index,
+                   uint8_t out[static HASH_BYTES]);
+
 /* tlog_leaf reads the stored leaf hash of entry index. */
 enum err tlog_leaf(struct store_txn *t, uint64_t index, uint8_t out[static HASH_BYTES]);
 

@@ -5,6 +5,8 @@
 BUILD=${BUILD:-build}
 CONSENTD=${CONSENTD:-$PWD/$BUILD/consentd}
 CONSENTCTL=${CONSENTCTL:-$PWD/$BUILD/consentctl}
+# The sanitizer build reports leaks at exit; h2o's own per-thread buffers are suppressed.
+export LSAN_OPTIONS="suppressions=$PWD/tests/lsan.supp:print_suppressions=0${LSAN_OPTIONS:+:$LSAN_OPTIONS}"
 E2E_TMP=$(mktemp -d "${TMPDIR:-/tmp}/consentd-e2e.XXXXXX")
 SERVER_PID=
 PASSED=0

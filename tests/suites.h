@@ -1,0 +1,31 @@
+/*
+ * suites: every Check suite of the unit tests, one per module; check_main.c runs them all.
+ *
+ * THREAD SAFETY: tests run in forked children (Check's default).
+ */
+#ifndef SUITES_H
+#define SUITES_H
+
+#include <check.h>
+
+/* The path of the shared test vectors, relative to the repository root. */
+#define VECTORS_DIR "../shared/vectors"
+
+Suite *b64_suite(void);
+Suite *hash_suite(void);
+Suite *keys_suite(void);
+Suite *sig_suite(void);
+Suite *merkle_suite(void);
+Suite *note_suite(void);
+Suite *jstrict_suite(void);
+Suite *jws_suite(void);
+Suite *store_suite(void);
+Suite *tlog_suite(void);
+Suite *ckpt_suite(void);
+Suite *sequencer_suite(void);
+Suite *config_suite(void);
+Suite *policy_suite(void);
+Suite *state_suite(void);
+Suite *json_suite(void);
+
+#endif
