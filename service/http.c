@@ -100,6 +100,22 @@ static atomic_uint_fast64_t http_conns, http_accepted, http_refused;
 static unsigned http_max_conns;
 
 static __thread struct http_worker *http_current_worker;
+static __thread uint64_t http_id_prefix, http_id_counter;
+static __thread time_t http_log_sec;
+static __thread char http_log_when[32];
+
+/*
+ * http_new_id writes a request id: a random per-thread prefix and a counter, unique within the
+ * process's life without a system call per request.
+ */
+static void
+http_new_id(char out[static HTTP_REQUEST_ID_LEN + 1])
+{
+    while (http_id_prefix == 0)
+        hash_random((uint8_t *)&http_id_prefix, sizeof(http_id_prefix));
+    snprintf(out, HTTP_REQUEST_ID_LEN + 1, "%016llx%016llx", (unsigned long long)http_id_prefix,
+             (unsigned long long)++http_id_counter);
+}
 
 void
 http_metrics_get(struct http_metrics *m)
@@ -463,16 +479,13 @@ http_on_req(h2o_handler_t *self, h2o_req_t *req)
     struct http_handler *h = (struct http_handler *)self;
     struct http_call *c = h2o_mem_alloc_shared(&req->pool, sizeof(*c), http_call_dispose);
     const struct http_route *r, *path_match = NULL;
-    uint8_t rnd[HTTP_REQUEST_ID_LEN / 2];
     size_t i, plen;
 
     memset(c, 0, sizeof(*c));
     c->req = req;
     c->worker = http_current_worker;
     (void)h;
-    hash_random(rnd, sizeof(rnd));
-    for (i = 0; i < sizeof(rnd); i++)
-        snprintf(c->id + 2 * i, 3, "%02x", rnd[i]);
+    http_new_id(c->id);
     h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("x-request-id"), 0, NULL, c->id,
                           HTTP_REQUEST_ID_LEN);
 
@@ -519,11 +532,7 @@ http_on_setup_ostream(h2o_filter_t *self, h2o_req_t *req, h2o_ostream_t **slot)
         memcpy(id, req->res.headers.entries[i].value.base, HTTP_REQUEST_ID_LEN);
         id[HTTP_REQUEST_ID_LEN] = '\0';
     } else {
-        uint8_t rnd[HTTP_REQUEST_ID_LEN / 2];
-        size_t k;
-        hash_random(rnd, sizeof(rnd));
-        for (k = 0; k < sizeof(rnd); k++)
-            snprintf(id + 2 * k, 3, "%02x", rnd[k]);
+        http_new_id(id);
         h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("x-request-id"), 0, NULL,
                               h2o_strdup(&req->pool, id, HTTP_REQUEST_ID_LEN).base,
                               HTTP_REQUEST_ID_LEN);
@@ -532,8 +541,13 @@ http_on_setup_ostream(h2o_filter_t *self, h2o_req_t *req, h2o_ostream_t **slot)
     if (cls >= 1 && cls <= 5)
         atomic_fetch_add(&http_responses[cls], 1);
     clock_gettime(CLOCK_REALTIME, &ts);
-    gmtime_r(&ts.tv_sec, &tm);
-    strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &tm);
+    if (ts.tv_sec != http_log_sec) {
+        /* gmtime_r takes glibc's time-zone lock: format once per second per thread. */
+        gmtime_r(&ts.tv_sec, &tm);
+        strftime(http_log_when, sizeof(http_log_when), "%Y-%m-%dT%H:%M:%S", &tm);
+        http_log_sec = ts.tv_sec;
+    }
+    memcpy(when, http_log_when, sizeof(when));
     /* The path is logged without its query (which can name people), and only if printable. */
     {
         char path[128];
@@ -659,7 +673,8 @@ http_worker_run(void *arg)
                 break;
         }
     }
-    /* Release what h2o allocated for this thread, so leak checkers see only real leaks. */
+    /* Release what this thread holds, so leak checkers see only real leaks. */
+    store_thread_end(w->app->store);
     h2o_multithread_unregister_receiver(w->queue, &w->receiver);
     h2o_multithread_destroy_queue(w->queue);
     h2o_context_dispose(&w->ctx);

@@ -39,6 +39,7 @@ struct sequencer {
     size_t note_len;
     struct note_checkpoint signed_ckpt;
     struct sequencer_stats stats;
+    _Atomic uint64_t published; /* signed_ckpt.size, for lock-free readers */
 
     /* Owned by the sequencer thread (and sequencer_open before it starts). */
     struct merkle_range range;
@@ -168,6 +169,7 @@ seq_sign_and_persist(struct sequencer *q, uint64_t size, const uint8_t root[stat
     q->signed_ckpt.size = size;
     memcpy(q->signed_ckpt.root, root, HASH_BYTES);
     q->stats.size = size;
+    atomic_store(&q->published, size);
     pthread_mutex_unlock(&q->lock);
 }
 
@@ -321,6 +323,7 @@ seq_thread(void *arg)
         pthread_mutex_unlock(&q->lock);
         seq_run_batch(q, batch, n);
     }
+    store_thread_end(q->store);
     return NULL;
 }
 
@@ -458,6 +461,7 @@ sequencer_open(struct store *s, const struct ckpt_signer *signer, const char *ck
         goto out;
     }
     q->stats.size = q->signed_ckpt.size;
+    atomic_store(&q->published, q->signed_ckpt.size);
 
     rc = store_begin(s, false, &t);
     if (rc != ERR_OK)
@@ -567,6 +571,12 @@ sequencer_checkpoint(struct sequencer *q, char out[static CKPT_RECORD], size_t *
     *len = q->note_len;
     *size = q->signed_ckpt.size;
     pthread_mutex_unlock(&q->lock);
+}
+
+uint64_t
+sequencer_size(struct sequencer *q)
+{
+    return atomic_load(&q->published);
 }
 
 bool

@@ -26,7 +26,16 @@ struct store_txn {
     struct store *s;
     MDB_txn *txn;
     bool write;
+    bool cached; /* this thread's reusable read transaction */
+    bool busy;
 };
+
+/*
+ * Each thread keeps one read transaction handle and renews it, instead of allocating a reader
+ * slot per request (mdb_txn_reset/mdb_txn_renew). A nested read in the same thread gets a
+ * fresh one.
+ */
+static __thread struct store_txn *store_tls_read;
 
 static enum err
 store_error(const char *what, int rc)
@@ -101,10 +110,23 @@ out:
 }
 
 void
+store_thread_end(struct store *s)
+{
+    struct store_txn *t = store_tls_read;
+
+    if (t != NULL && t->s == s) {
+        mdb_txn_abort(t->txn);
+        free(t);
+        store_tls_read = NULL;
+    }
+}
+
+void
 store_close(struct store *s)
 {
     if (s == NULL)
         return;
+    store_thread_end(s);
     mdb_env_close(s->env);
     free(s);
 }
@@ -120,13 +142,32 @@ store_reader_check(struct store *s, int *cleared)
 enum err
 store_begin(struct store *s, bool write, struct store_txn **out)
 {
-    struct store_txn *t = xmalloc(sizeof(*t));
+    struct store_txn *t = store_tls_read;
     int r;
 
+    if (!write && t != NULL && !t->busy && t->s == s) {
+        r = mdb_txn_renew(t->txn);
+        if (r == 0) {
+            t->busy = true;
+            *out = t;
+            return ERR_OK;
+        }
+        mdb_txn_abort(t->txn);
+        free(t);
+        store_tls_read = NULL;
+    }
+    t = xcalloc(1, sizeof(*t));
     t->s = s;
     t->write = write;
+    if (!write && store_tls_read == NULL) {
+        t->cached = true;
+        t->busy = true;
+        store_tls_read = t;
+    }
     r = mdb_txn_begin(s->env, NULL, write ? 0 : MDB_RDONLY, &t->txn);
     if (r != 0) {
+        if (t->cached)
+            store_tls_read = NULL;
         free(t);
         *out = NULL;
         return store_error("mdb_txn_begin", r);
@@ -138,8 +179,14 @@ store_begin(struct store *s, bool write, struct store_txn **out)
 enum err
 store_commit(struct store_txn *t)
 {
-    int r = mdb_txn_commit(t->txn);
+    int r;
 
+    if (t->cached) {
+        mdb_txn_reset(t->txn);
+        t->busy = false;
+        return ERR_OK;
+    }
+    r = mdb_txn_commit(t->txn);
     free(t);
     return r == 0 ? ERR_OK : store_error("mdb_txn_commit", r);
 }
@@ -149,6 +196,11 @@ store_abort(struct store_txn *t)
 {
     if (t == NULL)
         return;
+    if (t->cached) {
+        mdb_txn_reset(t->txn);
+        t->busy = false;
+        return;
+    }
     mdb_txn_abort(t->txn);
     free(t);
 }

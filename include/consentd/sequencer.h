@@ -95,6 +95,9 @@ void sequencer_free(struct sequencer *q);
 void sequencer_checkpoint(struct sequencer *q, char out[static CKPT_RECORD], size_t *len,
                           uint64_t *size);
 
+/* sequencer_size returns the size of the latest signed checkpoint, without locking. */
+uint64_t sequencer_size(struct sequencer *q);
+
 /* sequencer_writable is true unless read-only; why (STATE_WHY_MAX bytes) gets the reason. */
 bool sequencer_writable(struct sequencer *q, char *why, size_t why_cap);
 

@@ -9,7 +9,8 @@
  * environment may be broken and fsync is never retried.
  *
  * THREAD SAFETY: one write transaction at a time (the sequencer's); any number of read
- * transactions in any threads, each used by one thread (MDB_NOTLS).
+ * transactions in any threads, each used by one thread (MDB_NOTLS). Each thread reuses one read
+ * transaction handle; a thread that read from a store calls store_thread_end before it exits.
  */
 #ifndef STORE_H
 #define STORE_H
@@ -41,6 +42,9 @@ enum err store_open(const char *dir, uint64_t map_size, struct store **out);
 
 /* store_close closes s; every transaction must have ended. NULL is a no-op. */
 void store_close(struct store *s);
+
+/* store_thread_end releases the calling thread's reusable read transaction on s, if any. */
+void store_thread_end(struct store *s);
 
 /*
  * store_reader_check clears reader slots left by dead processes and sets *cleared to their
