@@ -113,6 +113,12 @@ api_log_inclusion(struct http_call *c)
         !api_log_u64_param(c, "size", q[1], &size))
         return;
     published = api_log_published_size(c);
+    if (published == 0) {
+        http_reply_problem(c, 400, "beyond-tree", "Empty log",
+                           "the log is empty: there is nothing to prove until an entry is "
+                           "appended");
+        return;
+    }
     if (size == 0 || size > published) {
         http_reply_problem(c, 400, "beyond-tree", "Size beyond the tree",
                            "size must be from 1 to %llu, the size of the latest signed "
@@ -220,9 +226,13 @@ api_log_entries(struct http_call *c)
     cJSON_AddNumberToObject(j, "start", (double)start);
     arr = cJSON_AddArrayToObject(j, "entries");
     rc = store_begin(http_app_of(c)->store, false, &t);
-    for (i = start; rc == ERR_OK && i < end && total < API_LOG_MAX_BYTES; i++) {
+    for (i = start; rc == ERR_OK && i < end; i++) {
         rc = tlog_entry(t, i, &bytes, &len);
         if (rc != ERR_OK)
+            break;
+        /* Stop before the answer would pass the cap; the caller continues from there. */
+        total += b64_encoded_len(len, B64_STD) + 3;
+        if (i > start && total > API_LOG_MAX_BYTES)
             break;
         if (b64_encoded_len(len, B64_STD) + 1 > cap) {
             cap = b64_encoded_len(len, B64_STD) + 1;
@@ -236,7 +246,6 @@ api_log_entries(struct http_call *c)
         rc = b64_encode(bytes, len, B64_STD, b, cap);
         if (rc == ERR_OK)
             cJSON_AddItemToArray(arr, cJSON_CreateString(b));
-        total += cap;
     }
     store_abort(t);
     free(b);

@@ -12,23 +12,8 @@
 #include "consentd/b64.h"
 #include "consentd/json.h"
 
-#define API_ORG_ODS_MIN  3
-#define API_ORG_ODS_MAX  10
 #define API_ORG_NAME_MAX 200
 #define API_ORG_URL_MAX  2048
-
-static bool
-api_org_ods_ok(const char *s)
-{
-    size_t n = strlen(s), i;
-
-    if (n < API_ORG_ODS_MIN || n > API_ORG_ODS_MAX)
-        return false;
-    for (i = 0; i < n; i++)
-        if (!((s[i] >= 'A' && s[i] <= 'Z') || (s[i] >= '0' && s[i] <= '9')))
-            return false;
-    return true;
-}
 
 static bool
 api_org_range_is(const UriTextRangeA *r, const char *s)
@@ -128,7 +113,7 @@ api_org_create(struct http_call *c)
     rc = json_only_members(body, members, 4, why);
     if (rc == ERR_OK)
         rc = json_string(body, "ods", true, 1, 64, &ods, why);
-    if (rc == ERR_OK && !api_org_ods_ok(ods)) {
+    if (rc == ERR_OK && !state_ods_valid(ods)) {
         snprintf(why, sizeof(why),
                  "\"ods\" must be an ODS organisation code: 3 to 10 characters of A-Z and 0-9");
         rc = ERR_INVAL;

@@ -71,7 +71,15 @@ ckpt_open_verify(const struct note_verifier *v, const char *note, size_t len,
     rc = note_verify(v, note, len, &text_len);
     if (rc != ERR_OK)
         return rc;
-    return note_checkpoint_parse(note, text_len, c);
+    rc = note_checkpoint_parse(note, text_len, c);
+    if (rc != ERR_OK)
+        return rc;
+    /* The origin names the log; a checkpoint of another log signed by the same key is not ours. */
+    if (strcmp(c->origin, v->name) != 0) {
+        memset(c, 0, sizeof(*c));
+        return ERR_BADSIG;
+    }
+    return ERR_OK;
 }
 
 enum err
@@ -107,7 +115,7 @@ ckpt_file_open(const char *path, bool create, int *fd, char last[static CKPT_REC
             return ERR_IO;
         }
     }
-    if (whole > 0) {
+    while (whole > 0) {
         n = pread(f, last, CKPT_RECORD, whole - CKPT_RECORD);
         if (n != CKPT_RECORD) {
             log_warn("ckpt: read %s", path);
@@ -115,6 +123,16 @@ ckpt_file_open(const char *path, bool create, int *fd, char last[static CKPT_REC
             return ERR_IO;
         }
         last[CKPT_RECORD - 1] = '\0';
+        if (last[0] != '\0')
+            break;
+        /* A record of NUL bytes: the file grew but the data never reached the disk. */
+        log_warnx("ckpt: %s ends in an empty record; truncating it", path);
+        whole -= CKPT_RECORD;
+        if (ftruncate(f, whole) != 0 || fsync(f) != 0) {
+            log_warn("ckpt: truncate %s", path);
+            close(f);
+            return ERR_IO;
+        }
     }
     *count = (uint64_t)whole / CKPT_RECORD;
     *fd = f;

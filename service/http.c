@@ -270,8 +270,10 @@ http_reply_problem(struct http_call *c, int status, const char *slug, const char
 void
 http_reply_unavailable(struct http_call *c, const char *why)
 {
-    h2o_add_header(&c->req->pool, &c->req->res.headers, H2O_TOKEN_RETRY_AFTER, NULL,
-                   H2O_STRLIT("1"));
+    /* A full queue clears in a moment; a read-only log waits for an operator. */
+    if (sequencer_writable(c->worker->app->seq, NULL, 0))
+        h2o_add_header(&c->req->pool, &c->req->res.headers, H2O_TOKEN_RETRY_AFTER, NULL,
+                       H2O_STRLIT("1"));
     http_reply_problem(c, 503, "unavailable", "Service unavailable", "%s", why);
 }
 

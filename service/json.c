@@ -36,6 +36,26 @@ json_only_members(const cJSON *o, const char *const *allowed, size_t n,
     return ERR_OK;
 }
 
+/*
+ * json_is_control is true if the UTF-8 text at p (n bytes left, already valid UTF-8) starts with
+ * a character that can disguise what a person reads: C0 and C1 controls, DEL, the line and
+ * paragraph separators, and the bidirectional formatting characters.
+ */
+static bool
+json_is_control(const unsigned char *p, size_t n)
+{
+    if (p[0] < 0x20 || p[0] == 0x7f)
+        return true;
+    if (n >= 2 && p[0] == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f)
+        return true; /* U+0080..U+009F */
+    if (n >= 3 && p[0] == 0xe2 && p[1] == 0x80 &&
+        ((p[2] >= 0x8e && p[2] <= 0x8f) || (p[2] >= 0xa8 && p[2] <= 0xae)))
+        return true; /* U+200E, U+200F, U+2028..U+202E */
+    if (n >= 3 && p[0] == 0xe2 && p[1] == 0x81 && p[2] >= 0xa6 && p[2] <= 0xa9)
+        return true; /* U+2066..U+2069 */
+    return false;
+}
+
 enum err
 json_string(const cJSON *o, const char *name, bool required, size_t min, size_t max,
             const char **out, char why[static JSON_WHY_MAX])
@@ -60,9 +80,11 @@ json_string(const cJSON *o, const char *name, bool required, size_t min, size_t 
         return ERR_INVAL;
     }
     for (i = 0; i < len; i++) {
-        unsigned char ch = (unsigned char)m->valuestring[i];
-        if (ch < 0x20 || ch == 0x7f) {
-            snprintf(why, JSON_WHY_MAX, "\"%s\" must not contain control characters", name);
+        if (json_is_control((const unsigned char *)m->valuestring + i, len - i)) {
+            snprintf(why, JSON_WHY_MAX,
+                     "\"%s\" must not contain control, line-separator or text-direction "
+                     "characters",
+                     name);
             return ERR_INVAL;
         }
     }

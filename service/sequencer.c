@@ -1,6 +1,8 @@
 /*
  * sequencer: the single writer. See include/consentd/sequencer.h for the contract.
  */
+#define _XOPEN_SOURCE 700 /* strptime */
+
 #include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -10,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "consentd/jstrict.h"
 #include "consentd/log.h"
 #include "consentd/merkle.h"
 #include "consentd/sequencer.h"
@@ -350,6 +353,29 @@ seq_replay_compare(void *ctx, unsigned level, uint64_t index, const uint8_t hash
     return ERR_OK;
 }
 
+/* seq_entry_time reads an entry's "time" (RFC 3339 UTC, seconds); 0 if it has none. */
+static time_t
+seq_entry_time(const uint8_t *bytes, size_t len)
+{
+    const cJSON *v;
+    cJSON *e = NULL;
+    struct tm tm;
+    time_t when = 0;
+    const char *end;
+
+    if (jstrict_parse((const char *)bytes, len, &e, NULL) != ERR_OK)
+        return 0;
+    v = cJSON_GetObjectItemCaseSensitive(e, "time");
+    memset(&tm, 0, sizeof(tm));
+    if (cJSON_IsString(v)) {
+        end = strptime(v->valuestring, "%Y-%m-%dT%H:%M:%SZ", &tm);
+        if (end != NULL && *end == '\0')
+            when = timegm(&tm);
+    }
+    cJSON_Delete(e);
+    return when < 0 ? 0 : when;
+}
+
 /*
  * seq_startup_replay rehashes every entry in the store, checks every stored subtree hash
  * against the entries, and checks the tree at the signed size against the last checkpoint. It
@@ -411,6 +437,8 @@ seq_startup_replay(struct sequencer *q, struct store_txn *t, uint64_t db_size)
         merkle_range_root(&q->range, root);
         forked = !hash_equal(root, q->signed_ckpt.root);
     }
+    if (db_size > 0 && tlog_entry(t, db_size - 1, &bytes, &len) == ERR_OK)
+        q->last_time = seq_entry_time(bytes, len);
     if (forked) {
         snprintf(why, sizeof(why),
                  "the store's tree at %llu entries does not match the signed checkpoint: it was "

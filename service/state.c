@@ -8,6 +8,19 @@
 #include "consentd/jstrict.h"
 #include "consentd/state.h"
 
+bool
+state_ods_valid(const char *ods)
+{
+    size_t n = strlen(ods), i;
+
+    if (n < 3 || n > 10)
+        return false;
+    for (i = 0; i < n; i++)
+        if (!((ods[i] >= 'A' && ods[i] <= 'Z') || (ods[i] >= '0' && ods[i] <= '9')))
+            return false;
+    return true;
+}
+
 static enum err
 state_apply_org(struct store_txn *t, uint64_t index, const cJSON *e, char *why)
 {
@@ -15,9 +28,8 @@ state_apply_org(struct store_txn *t, uint64_t index, const cJSON *e, char *why)
     uint8_t val[8];
     enum err rc;
 
-    if (!cJSON_IsString(ods) || strlen(ods->valuestring) == 0 ||
-        strlen(ods->valuestring) > STORE_MAX_KEY) {
-        snprintf(why, STATE_WHY_MAX, "an org entry needs an \"ods\" string");
+    if (!cJSON_IsString(ods) || !state_ods_valid(ods->valuestring)) {
+        snprintf(why, STATE_WHY_MAX, "an org entry needs an \"ods\" code of 3-10 A-Z and 0-9");
         return ERR_INVAL;
     }
     store_u64_key(index, val);

@@ -119,6 +119,44 @@ START_TEST(test_torn_record_is_truncated)
 }
 END_TEST
 
+START_TEST(test_record_of_nuls_is_truncated)
+{
+    char note[CKPT_RECORD], last[CKPT_RECORD], zeros[CKPT_RECORD];
+    uint8_t root[HASH_BYTES];
+    uint64_t count;
+    size_t len;
+    int fd;
+
+    merkle_empty_root(root);
+    memset(zeros, 0, sizeof(zeros));
+    ck_assert_int_eq(ckpt_file_open(path, true, &fd, last, &count), ERR_OK);
+    ck_assert_int_eq(ckpt_sign(&signer, 0, root, note, &len), ERR_OK);
+    ck_assert_int_eq(ckpt_file_append(fd, note, len), ERR_OK);
+    ck_assert_int_eq(write(fd, zeros, sizeof(zeros)), (ssize_t)sizeof(zeros));
+    close(fd);
+    ck_assert_int_eq(ckpt_file_open(path, false, &fd, last, &count), ERR_OK);
+    close(fd);
+    ck_assert_uint_eq(count, 1);
+    ck_assert_str_eq(last, note);
+}
+END_TEST
+
+START_TEST(test_checkpoint_of_another_origin_is_refused)
+{
+    struct note_checkpoint c, got;
+    char body[CKPT_RECORD], note[CKPT_RECORD];
+    size_t blen, len;
+
+    memset(&c, 0, sizeof(c));
+    strcpy(c.origin, "other.example/log");
+    merkle_empty_root(c.root);
+    ck_assert_int_eq(note_checkpoint_format(&c, body, sizeof(body), &blen), ERR_OK);
+    ck_assert_int_eq(note_sign(signer.key, &signer.verifier, body, blen, note, sizeof(note), &len),
+                     ERR_OK);
+    ck_assert_int_eq(ckpt_open_verify(&signer.verifier, note, len, &got), ERR_BADSIG);
+}
+END_TEST
+
 START_TEST(test_create_refuses_an_existing_file)
 {
     char last[CKPT_RECORD];
@@ -153,6 +191,8 @@ ckpt_suite(void)
     tcase_add_test(tc, test_every_flipped_bit_fails);
     tcase_add_test(tc, test_file_keeps_the_last_record);
     tcase_add_test(tc, test_torn_record_is_truncated);
+    tcase_add_test(tc, test_record_of_nuls_is_truncated);
+    tcase_add_test(tc, test_checkpoint_of_another_origin_is_refused);
     tcase_add_test(tc, test_create_refuses_an_existing_file);
     tcase_add_test(tc, test_bad_origin_is_refused);
     suite_add_tcase(s, tc);

@@ -237,7 +237,7 @@ START_TEST(test_concurrent_writers_share_commits)
     intptr_t i;
 
     for (i = 0; i < 4; i++)
-        ck_assert_int_eq(pthread_create(&th[i], NULL, submitter, (void *)('a' + i)), 0);
+        ck_assert_int_eq(pthread_create(&th[i], NULL, submitter, (void *)('A' + i)), 0);
     for (i = 0; i < 4; i++)
         pthread_join(th[i], NULL);
     ck_assert_uint_eq(checked_checkpoint(), 1000);

@@ -54,11 +54,24 @@ START_TEST(test_second_org_with_same_code_conflicts)
 {
     uint64_t index;
 
-    ck_assert_int_eq(apply(0, "{\"v\":1,\"type\":\"org\",\"ods\":\"A1\"}"), ERR_OK);
-    ck_assert_int_eq(apply(1, "{\"v\":1,\"type\":\"org\",\"ods\":\"A1\"}"), ERR_CONFLICT);
-    ck_assert_str_eq(why, "organisation A1 is already registered");
-    ck_assert_int_eq(state_org_index(t, "A1", &index), ERR_OK);
+    ck_assert_int_eq(apply(0, "{\"v\":1,\"type\":\"org\",\"ods\":\"A81\"}"), ERR_OK);
+    ck_assert_int_eq(apply(1, "{\"v\":1,\"type\":\"org\",\"ods\":\"A81\"}"), ERR_CONFLICT);
+    ck_assert_str_eq(why, "organisation A81 is already registered");
+    ck_assert_int_eq(state_org_index(t, "A81", &index), ERR_OK);
     ck_assert_uint_eq(index, 0);
+}
+END_TEST
+
+START_TEST(test_ods_codes)
+{
+    ck_assert(state_ods_valid("A81001"));
+    ck_assert(state_ods_valid("RX1"));
+    ck_assert(state_ods_valid("ABCDEFGHIJ"));
+    ck_assert(!state_ods_valid("AB"));
+    ck_assert(!state_ods_valid("ABCDEFGHIJK"));
+    ck_assert(!state_ods_valid("a81001"));
+    ck_assert(!state_ods_valid("A8100 "));
+    ck_assert(!state_ods_valid(""));
 }
 END_TEST
 
@@ -71,6 +84,8 @@ START_TEST(test_bad_entries_are_refused)
     ck_assert_ptr_nonnull(strstr(why, "unknown entry type"));
     ck_assert_int_eq(apply(0, "{\"v\":1,\"type\":\"org\"}"), ERR_INVAL);
     ck_assert_int_eq(apply(0, "{\"v\":1,\"type\":\"org\",\"ods\":1}"), ERR_INVAL);
+    ck_assert_int_eq(apply(0, "{\"v\":1,\"type\":\"org\",\"ods\":\"a81001\"}"), ERR_INVAL);
+    ck_assert_int_eq(apply(0, "{\"v\":1,\"type\":\"org\",\"ods\":\"A1\"}"), ERR_INVAL);
 }
 END_TEST
 
@@ -83,6 +98,7 @@ state_suite(void)
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, test_org_is_recorded_with_its_index);
     tcase_add_test(tc, test_second_org_with_same_code_conflicts);
+    tcase_add_test(tc, test_ods_codes);
     tcase_add_test(tc, test_bad_entries_are_refused);
     suite_add_tcase(su, tc);
     return su;

@@ -4,8 +4,8 @@
  * checkpoint ever signed.
  *
  * The file is a sequence of CKPT_RECORD-byte records, each a signed note padded with NUL bytes,
- * appended and fsynced before a checkpoint is published. A record cut short by a crash is never
- * published and is truncated away when the file is opened.
+ * appended and fsynced before a checkpoint is published. A record cut short by a crash, or left
+ * as NUL bytes, was never published and is truncated away when the file is opened.
  *
  * THREAD SAFETY: a struct ckpt_signer is immutable and shareable; the file belongs to the
  * sequencer.
@@ -47,8 +47,8 @@ enum err ckpt_sign(const struct ckpt_signer *s, uint64_t size,
                    size_t *len);
 
 /*
- * ckpt_open_verify checks that note[0..len) is a checkpoint signed by v and fills c.
- * ERR_INVAL if malformed, ERR_BADSIG if not signed by v.
+ * ckpt_open_verify checks that note[0..len) is a checkpoint signed by v whose origin is v's
+ * name, and fills c. ERR_INVAL if malformed, ERR_BADSIG if not signed by v or of another origin.
  */
 enum err ckpt_open_verify(const struct note_verifier *v, const char *note, size_t len,
                           struct note_checkpoint *c) ERR_WUR;

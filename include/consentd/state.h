@@ -9,6 +9,7 @@
 #ifndef STATE_H
 #define STATE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -25,6 +26,9 @@
  */
 enum err state_apply(struct store_txn *t, uint64_t index, const uint8_t *entry, size_t len,
                      char why[static STATE_WHY_MAX]);
+
+/* state_ods_valid is true for an ODS organisation code: 3 to 10 characters of A-Z and 0-9. */
+bool state_ods_valid(const char *ods);
 
 /* state_org_index sets *index to the log index of organisation ods's entry; ERR_NOTFOUND. */
 enum err state_org_index(struct store_txn *t, const char *ods, uint64_t *index);
