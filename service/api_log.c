@@ -9,6 +9,7 @@
 
 #include "consentd/api.h"
 #include "consentd/b64.h"
+#include "consentd/json.h"
 #include "consentd/tlog.h"
 
 #define API_LOG_MAX_ENTRIES 1000
@@ -223,7 +224,7 @@ api_log_entries(struct http_call *c)
         return;
     }
     j = cJSON_CreateObject();
-    cJSON_AddNumberToObject(j, "start", (double)start);
+    json_add_u64(j, "start", start);
     arr = cJSON_AddArrayToObject(j, "entries");
     rc = store_begin(http_app_of(c)->store, false, &t);
     for (i = start; rc == ERR_OK && i < end; i++) {

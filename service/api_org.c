@@ -60,10 +60,10 @@ api_org_created(struct http_call *c, const struct seq_write *w)
     case ERR_OK:
         j = cJSON_CreateObject();
         cJSON_AddStringToObject(j, "ods", http_user(c));
-        cJSON_AddNumberToObject(j, "log_index", (double)w->index);
+        json_add_u64(j, "log_index", w->index);
         if (b64_encode(w->leaf, HASH_BYTES, B64_STD, leaf, sizeof(leaf)) == ERR_OK)
             cJSON_AddStringToObject(j, "leaf_hash", leaf);
-        cJSON_AddNumberToObject(j, "checkpoint_size", (double)w->checkpoint_size);
+        json_add_u64(j, "checkpoint_size", w->checkpoint_size);
         http_reply_json(c, 201, j);
         cJSON_Delete(j);
         return;

@@ -92,6 +92,15 @@ json_string(const cJSON *o, const char *name, bool required, size_t min, size_t 
     return ERR_OK;
 }
 
+void
+json_add_u64(cJSON *o, const char *name, uint64_t v)
+{
+    char digits[24];
+
+    snprintf(digits, sizeof(digits), "%llu", (unsigned long long)v);
+    cJSON_AddRawToObject(o, name, digits);
+}
+
 enum err
 json_fields_text(const cJSON *o, char **out, size_t *len)
 {

@@ -67,6 +67,20 @@ START_TEST(test_disguising_characters_are_refused)
 }
 END_TEST
 
+START_TEST(test_u64_is_exact)
+{
+    cJSON *o = cJSON_CreateObject();
+    char *text;
+
+    json_add_u64(o, "n", UINT64_C(18446744073709551615));
+    json_add_u64(o, "m", UINT64_C(1000000000000000));
+    text = cJSON_PrintUnformatted(o);
+    ck_assert_str_eq(text, "{\"n\":18446744073709551615,\"m\":1000000000000000}");
+    free(text);
+    cJSON_Delete(o);
+}
+END_TEST
+
 START_TEST(test_fields_text_strips_braces)
 {
     cJSON *o = cJSON_CreateObject();
@@ -92,6 +106,7 @@ json_suite(void)
     tcase_add_test(tc, test_only_members);
     tcase_add_test(tc, test_string_rules);
     tcase_add_test(tc, test_disguising_characters_are_refused);
+    tcase_add_test(tc, test_u64_is_exact);
     tcase_add_test(tc, test_fields_text_strips_braces);
     suite_add_tcase(s, tc);
     return s;

@@ -4,9 +4,11 @@
  * and answer; they decide nothing.
  *
  * Limits: a connection cap across all threads (h2o has none), a request body cap, one timeout
- * for headers, body and keep-alive idle, and HTTP/2 off. Every response carries X-Request-Id,
- * and every response, including h2o's own errors, is one JSON line in the request log (method,
- * path without the query, status, time; never headers, bodies or query strings).
+ * for headers, body and keep-alive idle, and HTTP/2 off. Every response to a request that
+ * reaches routing carries X-Request-Id and is one JSON line in the request log (method, path
+ * without the query, status, time; never headers, bodies or query strings). h2o answers a few
+ * requests itself before routing (malformed HTTP: 400; a body over four times the cap: 413);
+ * those carry neither.
  *
  * THREAD SAFETY: a struct http_call belongs to the worker thread that received it.
  */

@@ -10,6 +10,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include <cJSON.h>
 
@@ -28,6 +29,12 @@ enum err json_only_members(const cJSON *o, const char *const *allowed, size_t n,
  */
 enum err json_string(const cJSON *o, const char *name, bool required, size_t min, size_t max,
                      const char **out, char why[static JSON_WHY_MAX]);
+
+/*
+ * json_add_u64 adds member name with v as an exact decimal integer (cJSON's numbers are
+ * doubles, exact only to 2^53 and printed in exponent form from 10^15).
+ */
+void json_add_u64(cJSON *o, const char *name, uint64_t v);
 
 /*
  * json_fields_text prints o and strips its braces, giving the text of its members (for a log
