@@ -76,7 +76,8 @@ e2e: all
 check: format-check unit e2e
 
 run: all
-	$(Q)[ -d var/demo ] || ./$(BUILD)/consentd init --data var/demo
+	$(Q)[ -d var/demo ] || { mkdir -p var && ./$(BUILD)/consentd init --data var/demo && \
+		echo "(copy the admin token now: it is shown once and only its hash is kept)"; }
 	$(Q)./$(BUILD)/consentd serve --data var/demo --listen 127.0.0.1:8080 \
 		--policy policies/default.json
 
