@@ -15,16 +15,15 @@
 
 #include "consentd/b64.h"
 #include "consentd/ckpt.h"
+#include "consentd/ctl.h"
 #include "consentd/hash.h"
 #include "consentd/jstrict.h"
 #include "consentd/keys.h"
 #include "consentd/merkle.h"
 #include "consentd/note.h"
 
-#define CTL_MAX_RESPONSE (64 * 1024 * 1024)
 #define CTL_BATCH        1000
 #define CTL_MAX_PREVIOUS 64
-#define CTL_TIMEOUT_S    60
 
 static const char usage_main[] =
     "usage: consentctl <command> [options]\n"
@@ -61,123 +60,6 @@ static const char usage_inclusion[] =
     "\n"
     "Verifies the signed checkpoint and the inclusion proof of entry N in it. With the admin\n"
     "token it also fetches entry N and checks that it hashes to the proven leaf.\n";
-
-struct ctl_buf {
-    char *data;
-    size_t len;
-};
-
-static int ctl_fail(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static int
-ctl_fail(int code, const char *fmt, ...)
-{
-    va_list ap;
-
-    fprintf(stderr, "consentctl: ");
-    va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-    fputc('\n', stderr);
-    return code;
-}
-
-static size_t
-ctl_write(char *ptr, size_t size, size_t n, void *user)
-{
-    struct ctl_buf *b = user;
-    size_t add = size * n;
-    char *p;
-
-    if (b->len + add > CTL_MAX_RESPONSE)
-        return 0;
-    p = realloc(b->data, b->len + add + 1);
-    if (p == NULL)
-        return 0;
-    b->data = p;
-    memcpy(b->data + b->len, ptr, add);
-    b->len += add;
-    b->data[b->len] = '\0';
-    return add;
-}
-
-/*
- * ctl_get fetches base + path. On success returns EX_OK with the body in out (caller frees
- * out->data) and the status in *status; EX_UNAVAILABLE with a message if the request failed.
- */
-static int
-ctl_get(const char *base, const char *path, const char *token, struct ctl_buf *out, long *status)
-{
-    char url[4096], auth[1024];
-    struct curl_slist *hdrs = NULL;
-    CURL *curl;
-    CURLcode rc;
-
-    out->data = NULL;
-    out->len = 0;
-    snprintf(url, sizeof(url), "%s%s", base, path);
-    curl = curl_easy_init();
-    if (curl == NULL)
-        return ctl_fail(EX_SOFTWARE, "cannot start libcurl");
-    if (token != NULL) {
-        snprintf(auth, sizeof(auth), "Authorization: Bearer %s", token);
-        hdrs = curl_slist_append(hdrs, auth);
-        curl_easy_setopt(curl, CURLOPT_HTTPHEADER, hdrs);
-    }
-    curl_easy_setopt(curl, CURLOPT_URL, url);
-    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, ctl_write);
-    curl_easy_setopt(curl, CURLOPT_WRITEDATA, out);
-    curl_easy_setopt(curl, CURLOPT_TIMEOUT, (long)CTL_TIMEOUT_S);
-    curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
-    rc = curl_easy_perform(curl);
-    curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, status);
-    curl_slist_free_all(hdrs);
-    curl_easy_cleanup(curl);
-    explicit_bzero(auth, sizeof(auth));
-    if (rc != CURLE_OK) {
-        free(out->data);
-        out->data = NULL;
-        return ctl_fail(EX_UNAVAILABLE, "GET %s: %s", url, curl_easy_strerror(rc));
-    }
-    if (out->data == NULL) {
-        out->data = calloc(1, 1);
-        if (out->data == NULL)
-            return ctl_fail(EX_SOFTWARE, "out of memory");
-    }
-    return EX_OK;
-}
-
-/* ctl_get_json fetches a JSON object; any status but 200 is reported with the problem detail. */
-static int
-ctl_get_json(const char *base, const char *path, const char *token, cJSON **out)
-{
-    struct ctl_buf b;
-    const char *why = NULL;
-    long status = 0;
-    int code;
-
-    *out = NULL;
-    code = ctl_get(base, path, token, &b, &status);
-    if (code != EX_OK)
-        return code;
-    if (status != 200) {
-        cJSON *p = cJSON_ParseWithLength(b.data, b.len);
-        const cJSON *d = cJSON_GetObjectItemCaseSensitive(p, "detail");
-        code = ctl_fail(EX_UNAVAILABLE, "GET %s answered %ld: %s", path, status,
-                        cJSON_IsString(d) ? d->valuestring : "(no detail)");
-        cJSON_Delete(p);
-        free(b.data);
-        return code;
-    }
-    if (jstrict_parse(b.data, b.len, out, &why) != ERR_OK) {
-        free(b.data);
-        return ctl_fail(EX_DATAERR, "GET %s: the answer is not valid JSON (%s)", path,
-                        why != NULL ? why : "unparsable");
-    }
-    free(b.data);
-    return EX_OK;
-}
 
 static int
 ctl_checkpoint(const char *url, const struct note_verifier *v, struct note_checkpoint *c,

@@ -24,6 +24,7 @@
 #include "consentd/secret.h"
 #include "consentd/sequencer.h"
 #include "consentd/store.h"
+#include "consentd/token.h"
 
 #define WHY_MAX 512
 
@@ -252,7 +253,8 @@ cmd_serve(int argc, char **argv)
     struct http_app app;
     struct config cfg;
     struct ckpt_signer signer = {0};
-    struct keys_pair *ck = NULL;
+    struct token_signer tokens = {0};
+    struct keys_pair *ck = NULL, *tk = NULL;
     struct policy *pol = NULL;
     struct store *store = NULL;
     struct sequencer *seq = NULL;
@@ -338,6 +340,21 @@ cmd_serve(int argc, char **argv)
         fprintf(stderr, "consentd: origin \"%s\" is not a valid key name\n", cfg.origin);
         goto out;
     }
+    if (config_path(&cfg, CONFIG_TOKEN_KEY_NAME, path) != ERR_OK)
+        goto out;
+    rc = keys_load(path, &tk);
+    if (rc != ERR_OK) {
+        fprintf(stderr, "consentd: cannot use the token key %s: %s\n", path,
+                rc == ERR_PERM ? "it must be a regular file of mode 0600, not a symlink"
+                               : err_str(rc));
+        goto out;
+    }
+    rc = token_signer_init(&tokens, tk, cfg.issuer);
+    tk = NULL;
+    if (rc != ERR_OK) {
+        fprintf(stderr, "consentd: issuer \"%s\" is too long\n", cfg.issuer);
+        goto out;
+    }
     if (check_only) {
         printf("configuration OK\n");
         code = EX_OK;
@@ -366,6 +383,7 @@ cmd_serve(int argc, char **argv)
     app.seq = seq;
     app.policy = pol;
     app.signer = &signer;
+    app.tokens = &tokens;
     app.admin = secret_check_new(cfg.admin_token_hash);
     if (app.admin == NULL ||
         note_verifier_format(&signer.verifier, app.log_key, sizeof(app.log_key)) != ERR_OK)
@@ -378,7 +396,9 @@ out:
     sequencer_free(seq);
     store_close(store);
     ckpt_signer_clear(&signer);
+    token_signer_clear(&tokens);
     keys_free(ck);
+    keys_free(tk);
     policy_free(pol);
     if (lock_fd != -1)
         close(lock_fd);

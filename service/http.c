@@ -22,6 +22,7 @@
 #include <uriparser/Uri.h>
 
 #include "consentd/api.h"
+#include "consentd/clients.h"
 #include "consentd/hash.h"
 #include "consentd/http.h"
 #include "consentd/jstrict.h"
@@ -52,6 +53,9 @@ static const struct http_route http_routes[] = {
     {"GET", "/healthz", false, api_ops_healthz},
     {"GET", "/readyz", false, api_ops_readyz},
     {"GET", "/metrics", false, api_ops_metrics},
+    /* routes: clients and OAuth */
+    /* routes: patients */
+    /* routes: pointers */
 };
 
 #define HTTP_NROUTES (sizeof(http_routes) / sizeof(http_routes[0]))
@@ -297,15 +301,61 @@ http_parse_u64(const char *s, uint64_t *v)
     return true;
 }
 
+/*
+ * http_pairs parses name=value pairs from [start, end) into out (see http_query). On failure it
+ * answers 400 (an OAuth error when oauth is true) and returns false.
+ */
+static bool
+http_pairs(struct http_call *c, const char *start, const char *end, const char *what,
+           const char *const *names, size_t n, const char **out, bool oauth)
+{
+    UriQueryListA *list = NULL, *q;
+    int count = 0;
+    size_t i;
+    bool ok = false;
+
+    for (i = 0; i < n; i++)
+        out[i] = NULL;
+    if (start == end)
+        return true;
+    if (uriDissectQueryMallocExA(&list, &count, start, end, URI_TRUE, URI_BR_DONT_TOUCH) !=
+        URI_SUCCESS) {
+        if (oauth)
+            http_reply_oauth_error(c, 400, "invalid_request",
+                                   "the %s is not valid percent-encoded name=value pairs", what);
+        else
+            http_reply_problem(c, 400, "invalid-query", "Invalid query",
+                               "the %s is not valid percent-encoded name=value pairs", what);
+        return false;
+    }
+    for (q = list; q != NULL; q = q->next) {
+        for (i = 0; i < n; i++)
+            if (strcmp(q->key, names[i]) == 0)
+                break;
+        if (i == n || out[i] != NULL) {
+            const char *problem = i == n ? "is unknown" : "is given more than once";
+            if (oauth)
+                http_reply_oauth_error(c, 400, "invalid_request", "%s parameter \"%.64s\" %s", what,
+                                       q->key, problem);
+            else
+                http_reply_problem(c, 400, "invalid-query", "Invalid query",
+                                   "%s parameter \"%.64s\" %s", what, q->key, problem);
+            goto out;
+        }
+        out[i] = h2o_strdup(&c->req->pool, q->value != NULL ? q->value : "", SIZE_MAX).base;
+    }
+    ok = true;
+out:
+    uriFreeQueryListA(list);
+    return ok;
+}
+
 bool
 http_query(struct http_call *c, const char *const *names, size_t n, const char **out)
 {
     h2o_req_t *req = c->req;
-    UriQueryListA *list = NULL, *q;
     const char *start, *end;
-    int count = 0;
     size_t i;
-    bool ok = false;
 
     for (i = 0; i < n; i++)
         out[i] = NULL;
@@ -318,59 +368,176 @@ http_query(struct http_call *c, const char *const *names, size_t n, const char *
                            "the query string is longer than %d bytes", HTTP_MAX_QUERY);
         return false;
     }
-    if (uriDissectQueryMallocExA(&list, &count, start, end, URI_TRUE, URI_BR_DONT_TOUCH) !=
-        URI_SUCCESS) {
-        http_reply_problem(c, 400, "invalid-query", "Invalid query",
-                           "the query string is not valid percent-encoded name=value pairs");
+    return http_pairs(c, start, end, "query", names, n, out, false);
+}
+
+bool
+http_form(struct http_call *c, const char *const *names, size_t n, const char **out, bool oauth)
+{
+    h2o_req_t *req = c->req;
+    const h2o_iovec_t *ct;
+    size_t len, i;
+    const char *body = http_body(c, &len);
+    ssize_t k;
+
+    for (i = 0; i < n; i++)
+        out[i] = NULL;
+    k = h2o_find_header(&req->headers, H2O_TOKEN_CONTENT_TYPE, -1);
+    ct = k == -1 ? NULL : &req->headers.entries[k].value;
+    if (ct == NULL || ct->len < 33 ||
+        !h2o_lcstris(ct->base, 33, H2O_STRLIT("application/x-www-form-urlencoded")) ||
+        (ct->len > 33 && ct->base[33] != ';' && ct->base[33] != ' ')) {
+        if (oauth)
+            http_reply_oauth_error(c, 400, "invalid_request",
+                                   "send the parameters as a form: Content-Type: "
+                                   "application/x-www-form-urlencoded");
+        else
+            http_reply_problem(c, 415, "unsupported-media-type", "Unsupported media type",
+                               "send the body as application/x-www-form-urlencoded");
         return false;
     }
-    for (q = list; q != NULL; q = q->next) {
-        for (i = 0; i < n; i++)
-            if (strcmp(q->key, names[i]) == 0)
-                break;
-        if (i == n) {
-            http_reply_problem(c, 400, "invalid-query", "Invalid query",
-                               "unknown query parameter \"%.64s\"", q->key);
-            goto out;
-        }
-        if (out[i] != NULL) {
-            http_reply_problem(c, 400, "invalid-query", "Invalid query",
-                               "query parameter \"%s\" is given more than once", names[i]);
-            goto out;
-        }
-        out[i] = h2o_strdup(&req->pool, q->value != NULL ? q->value : "", SIZE_MAX).base;
+    if (len > c->worker->app->cfg->max_body) {
+        if (oauth)
+            http_reply_oauth_error(c, 400, "invalid_request", "the body is larger than %llu bytes",
+                                   (unsigned long long)c->worker->app->cfg->max_body);
+        else
+            http_reply_problem(c, 413, "body-too-large", "Body too large",
+                               "the body is larger than %llu bytes",
+                               (unsigned long long)c->worker->app->cfg->max_body);
+        return false;
     }
-    ok = true;
-out:
-    uriFreeQueryListA(list);
-    return ok;
+    return http_pairs(c, body, body + len, "form", names, n, out, oauth);
+}
+
+void
+http_reply_oauth_error(struct http_call *c, int status, const char *error, const char *fmt, ...)
+{
+    char desc[512];
+    cJSON *j = cJSON_CreateObject();
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(desc, sizeof(desc), fmt, ap);
+    va_end(ap);
+    cJSON_AddStringToObject(j, "error", error);
+    cJSON_AddStringToObject(j, "error_description", desc);
+    if (status == 401)
+        h2o_add_header(&c->req->pool, &c->req->res.headers, H2O_TOKEN_WWW_AUTHENTICATE, NULL,
+                       H2O_STRLIT("Bearer realm=\"consentd\""));
+    http_reply_json(c, status, j);
+    cJSON_Delete(j);
+}
+
+/* http_bearer finds "Authorization: Bearer <token>"; false if absent or another scheme. */
+static bool
+http_bearer(struct http_call *c, const char **token, size_t *len)
+{
+    h2o_req_t *req = c->req;
+    const h2o_iovec_t *v;
+    ssize_t i = h2o_find_header(&req->headers, H2O_TOKEN_AUTHORIZATION, -1);
+
+    if (i == -1)
+        return false;
+    v = &req->headers.entries[i].value;
+    if (v->len <= 7 || !h2o_lcstris(v->base, 7, H2O_STRLIT("bearer ")))
+        return false;
+    *token = v->base + 7;
+    *len = v->len - 7;
+    return true;
+}
+
+static void
+http_unauthorized(struct http_call *c, const char *why)
+{
+    char hdr[256];
+    int n = snprintf(hdr, sizeof(hdr), "Bearer realm=\"consentd\", error=\"invalid_token\"");
+
+    h2o_add_header(&c->req->pool, &c->req->res.headers, H2O_TOKEN_WWW_AUTHENTICATE, NULL,
+                   h2o_strdup(&c->req->pool, hdr, (size_t)n).base, (size_t)n);
+    http_reply_problem(c, 401, "unauthorized", "Unauthorized", "%s", why);
+}
+
+bool
+http_require_token(struct http_call *c, unsigned any_scope, struct token_claims *who)
+{
+    const struct http_app *app = c->worker->app;
+    struct clients_client cl;
+    struct store_txn *t = NULL;
+    const char *token, *why = NULL;
+    char want[128];
+    size_t len;
+    enum err rc;
+
+    memset(who, 0, sizeof(*who));
+    if (!http_bearer(c, &token, &len)) {
+        h2o_add_header(&c->req->pool, &c->req->res.headers, H2O_TOKEN_WWW_AUTHENTICATE, NULL,
+                       H2O_STRLIT("Bearer realm=\"consentd\""));
+        http_reply_problem(c, 401, "unauthorized", "Unauthorized",
+                           "this endpoint needs an access token from POST /oauth2/token: send "
+                           "\"Authorization: Bearer <token>\"");
+        return false;
+    }
+    if (token_check(app->tokens, token, len, (int64_t)time(NULL), who, &why) != ERR_OK) {
+        http_unauthorized(c, why);
+        return false;
+    }
+    if ((who->scopes & TOKEN_SCOPE_PATIENT) == 0) {
+        rc = store_begin(app->store, false, &t);
+        if (rc == ERR_OK)
+            rc = clients_get(t, who->client_id, &cl);
+        store_abort(t);
+        if (rc != ERR_OK || cl.retired) {
+            http_unauthorized(c, rc == ERR_OK ? "the client this token was issued to is retired"
+                                              : "the client this token was issued to is unknown");
+            memset(who, 0, sizeof(*who));
+            return false;
+        }
+    }
+    if (any_scope != 0 && (who->scopes & any_scope) == 0) {
+        token_scope_format(any_scope, want, sizeof(want));
+        http_reply_problem(c, 403, "insufficient-scope", "Forbidden",
+                           "this endpoint needs a token with scope %s (one of them)", want);
+        memset(who, 0, sizeof(*who));
+        return false;
+    }
+    return true;
+}
+
+bool
+http_require_admin_or_token(struct http_call *c, unsigned any_scope, struct token_claims *who,
+                            bool *is_admin)
+{
+    const char *token;
+    size_t len;
+
+    *is_admin = false;
+    memset(who, 0, sizeof(*who));
+    if (http_bearer(c, &token, &len) &&
+        secret_check_verify(c->worker->app->admin, token, len) == ERR_OK) {
+        *is_admin = true;
+        return true;
+    }
+    return http_require_token(c, any_scope, who);
 }
 
 bool
 http_require_admin(struct http_call *c)
 {
-    h2o_req_t *req = c->req;
-    const h2o_iovec_t *v;
-    ssize_t i;
+    const char *token;
+    size_t len;
 
-    i = h2o_find_header(&req->headers, H2O_TOKEN_AUTHORIZATION, -1);
-    if (i == -1) {
-        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_WWW_AUTHENTICATE, NULL,
+    if (!http_bearer(c, &token, &len)) {
+        h2o_add_header(&c->req->pool, &c->req->res.headers, H2O_TOKEN_WWW_AUTHENTICATE, NULL,
                        H2O_STRLIT("Bearer realm=\"consentd\""));
         http_reply_problem(c, 401, "unauthorized", "Unauthorized",
                            "this endpoint needs the admin token: send \"Authorization: Bearer "
                            "<admin token>\"");
         return false;
     }
-    v = &req->headers.entries[i].value;
-    if (v->len > 7 && h2o_lcstris(v->base, 7, H2O_STRLIT("bearer ")) &&
-        secret_check_verify(c->worker->app->admin, v->base + 7, v->len - 7) == ERR_OK)
+    if (secret_check_verify(c->worker->app->admin, token, len) == ERR_OK)
         return true;
-    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_WWW_AUTHENTICATE, NULL,
-                   H2O_STRLIT("Bearer realm=\"consentd\", error=\"invalid_token\""));
-    http_reply_problem(c, 401, "unauthorized", "Unauthorized",
-                       "the bearer token is not the admin token; use the one `consentd init` "
-                       "printed");
+    http_unauthorized(c, "the bearer token is not the admin token; use the one `consentd init` "
+                         "printed");
     return false;
 }
 

@@ -29,6 +29,17 @@ static const struct {
     {"emergency", POLICY_ROLE_EMERGENCY},
 };
 
+unsigned
+policy_role_bit(const char *name)
+{
+    size_t i;
+
+    for (i = 0; i < sizeof(policy_roles) / sizeof(policy_roles[0]); i++)
+        if (strcmp(name, policy_roles[i].name) == 0)
+            return (unsigned)policy_roles[i].role;
+    return 0;
+}
+
 static bool
 policy_name_ok(const char *s)
 {

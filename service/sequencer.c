@@ -176,7 +176,7 @@ seq_sign_and_persist(struct sequencer *q, uint64_t size, const uint8_t root[stat
     pthread_mutex_unlock(&q->lock);
 }
 
-static void
+static time_t
 seq_time(struct sequencer *q, char out[static SEQ_TIME_LEN + 1])
 {
     time_t now = time(NULL);
@@ -191,6 +191,60 @@ seq_time(struct sequencer *q, char out[static SEQ_TIME_LEN + 1])
     q->last_time = now;
     gmtime_r(&now, &tm);
     strftime(out, SEQ_TIME_LEN + 1, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    return now;
+}
+
+/*
+ * seq_apply_one runs one write's check and entry in a nested transaction of t and returns
+ * ERR_OK (then the entry, if any, is appended) or the refusal; a store failure stops the process.
+ */
+static enum err
+seq_apply_one(struct sequencer *q, struct store_txn *t, struct seq_write *w, const char *when,
+              char **entry, size_t *cap)
+{
+    struct store_txn *child = NULL;
+    enum err rc;
+    size_t len;
+
+    if (store_begin_nested(t, &child) != ERR_OK)
+        seq_stop_process("cannot begin a nested transaction");
+    if (w->check != NULL) {
+        rc = w->check(child, w);
+        if (rc == ERR_STORAGE || rc == ERR_NOMEM)
+            seq_stop_process("the store failed in a write's check");
+        if (rc != ERR_OK)
+            goto refuse;
+    }
+    if (w->type[0] != '\0') {
+        len = strlen(w->type) + w->fields_len + SEQ_TIME_LEN + 40;
+        if (len > *cap) {
+            *cap = len;
+            *entry = xrealloc(*entry, *cap);
+        }
+        len = (size_t)snprintf(*entry, *cap, "{\"v\":1,\"type\":\"%s\",\"time\":\"%s\"%s%.*s}",
+                               w->type, when, w->fields_len > 0 ? "," : "", (int)w->fields_len,
+                               w->fields);
+        if (len > TLOG_MAX_ENTRY) {
+            rc = ERR_TOOBIG;
+            snprintf(w->why, sizeof(w->why), "the entry would be larger than %d bytes",
+                     TLOG_MAX_ENTRY);
+            goto refuse;
+        }
+        rc = state_apply(child, q->range.size, (const uint8_t *)*entry, len, w->why);
+        if (rc == ERR_STORAGE || rc == ERR_NOMEM)
+            seq_stop_process("the store failed while applying an entry");
+        if (rc != ERR_OK)
+            goto refuse;
+        w->index = q->range.size;
+        if (tlog_append(child, &q->range, (const uint8_t *)*entry, len, w->leaf) != ERR_OK)
+            seq_stop_process("the store failed while appending an entry");
+    }
+    if (store_commit(child) != ERR_OK)
+        seq_stop_process("cannot commit a nested transaction");
+    return ERR_OK;
+refuse:
+    store_abort(child);
+    return rc;
 }
 
 static void
@@ -212,12 +266,12 @@ seq_run_batch(struct sequencer *q, struct seq_write *batch, unsigned n)
     char when[SEQ_TIME_LEN + 1], why[STATE_WHY_MAX];
     struct merkle_range saved = q->range;
     struct store_txn *t = NULL;
-    uint64_t first = q->range.size, t0, appended = 0, refused = 0;
+    uint64_t first = q->range.size, t0, appended = 0, accepted = 0, refused = 0;
     uint8_t root[HASH_BYTES];
     struct seq_write *w;
     char *entry = NULL;
-    size_t cap = 0, len;
-    enum err rc;
+    size_t cap = 0;
+    time_t now;
 
     if (!sequencer_writable(q, why, sizeof(why))) {
         for (w = batch; w != NULL; w = w->next) {
@@ -228,39 +282,20 @@ seq_run_batch(struct sequencer *q, struct seq_write *batch, unsigned n)
     }
     if (store_begin(q->store, true, &t) != ERR_OK)
         seq_stop_process("cannot begin a write transaction");
-    seq_time(q, when);
+    now = seq_time(q, when);
     for (w = batch; w != NULL; w = w->next) {
-        len = strlen(w->type) + w->fields_len + SEQ_TIME_LEN + 40;
-        if (len > cap) {
-            cap = len;
-            entry = xrealloc(entry, cap);
-        }
-        len =
-            (size_t)snprintf(entry, cap, "{\"v\":1,\"type\":\"%s\",\"time\":\"%s\"%s%.*s}", w->type,
-                             when, w->fields_len > 0 ? "," : "", (int)w->fields_len, w->fields);
-        if (len > TLOG_MAX_ENTRY) {
-            w->rc = ERR_TOOBIG;
-            snprintf(w->why, sizeof(w->why), "the entry would be larger than %d bytes",
-                     TLOG_MAX_ENTRY);
-            refused++;
-            continue;
-        }
-        w->rc = state_apply(t, q->range.size, (const uint8_t *)entry, len, w->why);
-        if (w->rc == ERR_STORAGE || w->rc == ERR_NOMEM)
-            seq_stop_process("the store failed while applying an entry");
+        w->now = (int64_t)now;
+        w->rc = seq_apply_one(q, t, w, when, &entry, &cap);
         if (w->rc != ERR_OK) {
             refused++;
             continue;
         }
-        w->index = q->range.size;
-        rc = tlog_append(t, &q->range, (const uint8_t *)entry, len, w->leaf);
-        if (rc != ERR_OK)
-            seq_stop_process("the store failed while appending an entry");
-        memcpy(leaves[appended], w->leaf, HASH_BYTES);
-        appended++;
+        accepted++;
+        if (w->type[0] != '\0')
+            memcpy(leaves[appended++], w->leaf, HASH_BYTES);
     }
     free(entry);
-    if (appended == 0) {
+    if (accepted == 0) {
         store_abort(t);
         goto done;
     }
@@ -272,12 +307,14 @@ seq_run_batch(struct sequencer *q, struct seq_write *batch, unsigned n)
     q->stats.batches++;
     q->stats.entries += appended;
     pthread_mutex_unlock(&q->lock);
+    if (appended == 0)
+        goto done;
 
-    rc = seq_check_tree(q, first, q->range.size, (const uint8_t(*)[HASH_BYTES])leaves, root, why,
-                        sizeof(why));
-    if (rc != ERR_OK) {
+    why[0] = '\0';
+    if (seq_check_tree(q, first, q->range.size, (const uint8_t(*)[HASH_BYTES])leaves, root, why,
+                       sizeof(why)) != ERR_OK) {
         /* Committed but never signed nor acknowledged: the writes are indeterminate. */
-        seq_set_readonly(q, rc == ERR_BADSIG ? why : "the store failed while checking the tree");
+        seq_set_readonly(q, why[0] != '\0' ? why : "the store failed while checking the tree");
         q->range = saved;
         for (w = batch; w != NULL; w = w->next) {
             if (w->rc == ERR_OK) {
@@ -290,9 +327,9 @@ seq_run_batch(struct sequencer *q, struct seq_write *batch, unsigned n)
         goto done;
     }
     seq_sign_and_persist(q, q->range.size, root);
-    for (w = batch; w != NULL; w = w->next)
-        w->checkpoint_size = q->range.size;
 done:
+    for (w = batch; w != NULL; w = w->next)
+        w->checkpoint_size = sequencer_size(q);
     pthread_mutex_lock(&q->lock);
     q->stats.refused += refused;
     pthread_mutex_unlock(&q->lock);

@@ -5,7 +5,10 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "consentd/clients.h"
 #include "consentd/jstrict.h"
+#include "consentd/patients.h"
+#include "consentd/pointers.h"
 #include "consentd/state.h"
 
 bool
@@ -22,12 +25,14 @@ state_ods_valid(const char *ods)
 }
 
 static enum err
-state_apply_org(struct store_txn *t, uint64_t index, const cJSON *e, char *why)
+state_apply_org(struct store_txn *t, uint64_t index, const char *type, const cJSON *e,
+                char why[static STATE_WHY_MAX])
 {
     const cJSON *ods = cJSON_GetObjectItemCaseSensitive(e, "ods");
     uint8_t val[8];
     enum err rc;
 
+    (void)type;
     if (!cJSON_IsString(ods) || !state_ods_valid(ods->valuestring)) {
         snprintf(why, STATE_WHY_MAX, "an org entry needs an \"ods\" code of 3-10 A-Z and 0-9");
         return ERR_INVAL;
@@ -40,6 +45,23 @@ state_apply_org(struct store_txn *t, uint64_t index, const cJSON *e, char *why)
     return rc;
 }
 
+/*
+ * Every entry type and the function that applies it; each module owns its types. A type that
+ * is not here is refused, so a replay of a newer log fails loudly rather than silently.
+ */
+static const struct {
+    const char *type;
+    enum err (*apply)(struct store_txn *t, uint64_t index, const char *type, const cJSON *e,
+                      char why[static STATE_WHY_MAX]);
+} state_types[] = {
+    {"org", state_apply_org},
+    /* entry types: clients */
+    {"client", clients_apply},
+    {"client.retire", clients_apply},
+    /* entry types: patients */
+    /* entry types: pointers */
+};
+
 enum err
 state_apply(struct store_txn *t, uint64_t index, const uint8_t *entry, size_t len,
             char why[static STATE_WHY_MAX])
@@ -48,6 +70,7 @@ state_apply(struct store_txn *t, uint64_t index, const uint8_t *entry, size_t le
     const cJSON *type, *v;
     cJSON *e = NULL;
     enum err rc;
+    size_t i;
 
     why[0] = '\0';
     rc = jstrict_parse((const char *)entry, len, &e, &jwhy);
@@ -63,12 +86,15 @@ state_apply(struct store_txn *t, uint64_t index, const uint8_t *entry, size_t le
         rc = ERR_INVAL;
         goto out;
     }
-    if (strcmp(type->valuestring, "org") == 0) {
-        rc = state_apply_org(t, index, e, why);
-    } else {
+    for (i = 0; i < sizeof(state_types) / sizeof(state_types[0]); i++)
+        if (strcmp(type->valuestring, state_types[i].type) == 0)
+            break;
+    if (i == sizeof(state_types) / sizeof(state_types[0])) {
         snprintf(why, STATE_WHY_MAX, "unknown entry type \"%.32s\"", type->valuestring);
         rc = ERR_INVAL;
+        goto out;
     }
+    rc = state_types[i].apply(t, index, type->valuestring, e, why);
 out:
     cJSON_Delete(e);
     return rc;

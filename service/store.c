@@ -15,7 +15,9 @@
 
 #define STORE_MAX_READERS 512
 
-static const char *const store_table_names[STORE_NTABLES] = {"entries", "nodes", "meta", "orgs"};
+static const char *const store_table_names[STORE_NTABLES] = {
+    "entries", "nodes",    "meta",   "orgs",  "clients", "patients",
+    "links",   "pointers", "by_nhs", "enrol", "jti"};
 
 struct store {
     MDB_env *env;
@@ -177,6 +179,24 @@ store_begin(struct store *s, bool write, struct store_txn **out)
 }
 
 enum err
+store_begin_nested(struct store_txn *parent, struct store_txn **out)
+{
+    struct store_txn *t = xcalloc(1, sizeof(*t));
+    int r;
+
+    t->s = parent->s;
+    t->write = true;
+    r = mdb_txn_begin(parent->s->env, parent->txn, 0, &t->txn);
+    if (r != 0) {
+        free(t);
+        *out = NULL;
+        return store_error("mdb_txn_begin (nested)", r);
+    }
+    *out = t;
+    return ERR_OK;
+}
+
+enum err
 store_commit(struct store_txn *t)
 {
     int r;
@@ -236,6 +256,44 @@ store_put(struct store_txn *t, enum store_table table, const void *key, size_t k
     if (r == MDB_KEYEXIST && unique)
         return ERR_CONFLICT;
     return r == 0 ? ERR_OK : store_error("mdb_put", r);
+}
+
+enum err
+store_del(struct store_txn *t, enum store_table table, const void *key, size_t key_len)
+{
+    MDB_val k = {key_len, (void *)(uintptr_t)key};
+    int r = mdb_del(t->txn, t->s->dbi[table], &k, NULL);
+
+    return r == 0 ? ERR_OK : store_error("mdb_del", r);
+}
+
+enum err
+store_scan(struct store_txn *t, enum store_table table, const void *prefix, size_t prefix_len,
+           store_scan_fn fn, void *ctx)
+{
+    MDB_cursor *cur = NULL;
+    MDB_val k = {prefix_len, (void *)(uintptr_t)prefix};
+    MDB_val v;
+    enum err rc = ERR_OK;
+    int r;
+
+    r = mdb_cursor_open(t->txn, t->s->dbi[table], &cur);
+    if (r != 0)
+        return store_error("mdb_cursor_open", r);
+    r = prefix_len > 0 ? mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE)
+                       : mdb_cursor_get(cur, &k, &v, MDB_FIRST);
+    while (r == 0) {
+        if (k.mv_size < prefix_len || memcmp(k.mv_data, prefix, prefix_len) != 0)
+            break;
+        rc = fn(ctx, k.mv_data, k.mv_size, v.mv_data, v.mv_size);
+        if (rc != ERR_OK)
+            break;
+        r = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+    }
+    if (r != 0 && r != MDB_NOTFOUND)
+        rc = store_error("mdb_cursor_get", r);
+    mdb_cursor_close(cur);
+    return rc == ERR_EXISTS ? ERR_OK : rc;
 }
 
 void

@@ -22,4 +22,10 @@ void api_ops_healthz(struct http_call *c);
 void api_ops_readyz(struct http_call *c);
 void api_ops_metrics(struct http_call *c);
 
+/* handlers: clients and OAuth */
+
+/* handlers: patients */
+
+/* handlers: pointers */
+
 #endif

@@ -27,6 +27,7 @@
 #include "consentd/secret.h"
 #include "consentd/sequencer.h"
 #include "consentd/store.h"
+#include "consentd/token.h"
 
 #define HTTP_REQUEST_ID_LEN 32 /* hex characters */
 #define HTTP_MAX_QUERY      2048
@@ -40,6 +41,7 @@ struct http_app {
     const struct policy *policy;
     struct secret_check *admin;
     const struct ckpt_signer *signer;
+    const struct token_signer *tokens;
     char log_key[NOTE_VKEY_MAX + 1]; /* the checkpoint verifier key */
 };
 
@@ -83,6 +85,37 @@ bool http_parse_u64(const char *s, uint64_t *v);
  * with a WWW-Authenticate challenge and returns false.
  */
 bool http_require_admin(struct http_call *c);
+
+/*
+ * http_require_token checks "Authorization: Bearer <access token>": a token consentd issued
+ * (token_check), of a client that is still registered and not retired (patients' tokens have no
+ * client), holding at least one of the scopes in any_scope (0: any token). On success it fills
+ * *who and returns true; otherwise it answers 401 (no or bad token; WWW-Authenticate says why)
+ * or 403 (the token lacks the scope) and returns false.
+ */
+bool http_require_token(struct http_call *c, unsigned any_scope, struct token_claims *who);
+
+/*
+ * http_require_admin_or_token accepts the admin token or, failing that, an access token as
+ * http_require_token does. *is_admin says which; *who is zeroed for the admin.
+ */
+bool http_require_admin_or_token(struct http_call *c, unsigned any_scope, struct token_claims *who,
+                                 bool *is_admin);
+
+/*
+ * http_form parses an application/x-www-form-urlencoded body like http_query parses a query
+ * (unknown and repeated names refused). On failure it answers 400 with an OAuth error body
+ * (invalid_request) when oauth is true, else a problem, and returns false.
+ */
+bool http_form(struct http_call *c, const char *const *names, size_t n, const char **out,
+               bool oauth);
+
+/*
+ * http_reply_oauth_error answers an RFC 6749 §5.2 error: {"error":…,"error_description":…}
+ * with Cache-Control: no-store, and for 401 a WWW-Authenticate header.
+ */
+void http_reply_oauth_error(struct http_call *c, int status, const char *error, const char *fmt,
+                            ...) __attribute__((format(printf, 4, 5)));
 
 /*
  * http_json_body parses the body strictly as a JSON object (jstrict). On failure it answers 400

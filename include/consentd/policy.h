@@ -28,6 +28,9 @@ enum policy_role {
 
 struct policy;
 
+/* policy_role_bit returns the enum policy_role bit named name, or 0 for an unknown name. */
+unsigned policy_role_bit(const char *name);
+
 /*
  * policy_load reads and validates the policy document at path. Returns ERR_OK with *out set
  * (free with policy_free); ERR_IO if unreadable; ERR_INVAL with a sentence in why naming the

@@ -34,16 +34,27 @@
  * "time", as JSON text without braces, e.g. "\"ods\":\"A81001\",\"name\":\"…\""), done and ctx,
  * and keeps w alive until done is called. done runs on the sequencer thread, exactly once, after
  * which the sequencer no longer touches w.
+ *
+ * A write may also carry check, which runs first, in log order, inside the batch's transaction
+ * (a nested one per write): it may read state, refuse the write (return anything but ERR_OK
+ * with w->why set) or make side writes that must be durable with it (a used enrolment code, a
+ * seen jti). If check or the entry is refused, everything the write did is undone. A write
+ * with an empty type appends no entry: it is only its check's side writes, committed durably.
  */
 struct seq_write {
-    char type[SEQUENCER_TYPE_MAX];
-    char *fields; /* owned by the caller */
+    char type[SEQUENCER_TYPE_MAX]; /* "" for a write with no log entry */
+    char *fields;                  /* owned by the caller */
     size_t fields_len;
+    enum err (*check)(struct store_txn *t, struct seq_write *w);
+    void *check_ctx;
     void (*done)(struct seq_write *w);
     void *ctx;
 
+    /* Set by the sequencer before check runs. */
+    int64_t now; /* the batch's time, seconds since the epoch (entry times use it too) */
+
     /* Results, valid in done(). */
-    enum err rc; /* ERR_OK: durable at index, inside a signed checkpoint of checkpoint_size */
+    enum err rc; /* ERR_OK: durable; with an entry, at index inside a signed checkpoint */
     char why[STATE_WHY_MAX];
     uint64_t index;
     uint8_t leaf[HASH_BYTES];

@@ -21,11 +21,23 @@
 
 #include "consentd/err.h"
 
+/*
+ * The tables. State tables are indexes into the log, derived from it by state_apply; the two
+ * "side" tables (STORE_ENROL, STORE_JTI) hold short-lived secrets' hashes that must never be in
+ * the log, are written only by the sequencer, and are not rebuilt by a replay.
+ */
 enum store_table {
-    STORE_ENTRIES, /* log index (8 bytes, big-endian) → entry bytes */
-    STORE_NODES,   /* level (1 byte) ‖ index (8 bytes BE) → 32-byte perfect-subtree hash */
-    STORE_META,    /* name → value: "size" (8 bytes BE) */
-    STORE_ORGS,    /* ODS code → log index (8 bytes BE) of its org entry */
+    STORE_ENTRIES,  /* log index (8 bytes, big-endian) → entry bytes */
+    STORE_NODES,    /* level (1 byte) ‖ index (8 bytes BE) → 32-byte perfect-subtree hash */
+    STORE_META,     /* name → value: "size" (8 bytes BE) */
+    STORE_ORGS,     /* ODS code → log index (8 bytes BE) of its org entry */
+    STORE_CLIENTS,  /* client id → struct clients record (see clients.h) */
+    STORE_PATIENTS, /* NHS number → struct patients record (see patients.h) */
+    STORE_LINKS,    /* "system|value" → NHS number (10 bytes) */
+    STORE_POINTERS, /* pointer id → struct pointers record (see pointers.h) */
+    STORE_BY_NHS, /* NHS number ‖ '/' ‖ pointer id → empty: a person's pointers in id order */
+    STORE_ENROL,  /* SHA-256 of an enrolment code → struct patients_code (side table) */
+    STORE_JTI,    /* client id ‖ 0x00 ‖ jti → expiry (8 bytes BE) (side table) */
     STORE_NTABLES
 };
 
@@ -56,8 +68,15 @@ enum err store_reader_check(struct store *s, int *cleared);
 enum err store_begin(struct store *s, bool write, struct store_txn **out);
 
 /*
- * store_commit commits and frees t. For a write transaction ERR_OK means durable. On failure
- * the transaction is gone and ERR_STORAGE is returned.
+ * store_begin_nested starts a child of the write transaction parent: its writes join the
+ * parent's when it commits and vanish when it is aborted. The parent must not be used until
+ * the child ends. *out is NULL on failure.
+ */
+enum err store_begin_nested(struct store_txn *parent, struct store_txn **out);
+
+/*
+ * store_commit commits and frees t. For a top-level write transaction ERR_OK means durable; a
+ * nested one joins its parent. On failure the transaction is gone and ERR_STORAGE is returned.
  */
 enum err store_commit(struct store_txn *t) ERR_WUR;
 
@@ -79,6 +98,24 @@ enum err store_get(struct store_txn *t, enum store_table table, const void *key,
  */
 enum err store_put(struct store_txn *t, enum store_table table, const void *key, size_t key_len,
                    const void *val, size_t val_len, bool unique, bool append);
+
+/* store_del removes key from table. ERR_NOTFOUND if absent, ERR_STORAGE on failure. */
+enum err store_del(struct store_txn *t, enum store_table table, const void *key, size_t key_len);
+
+/*
+ * A scan callback sees one key and value (borrowed until the scan returns). It returns ERR_OK
+ * to go on; anything else stops the scan, and store_scan returns it (ERR_EXISTS is a handy
+ * "found what I wanted" that store_scan turns into ERR_OK).
+ */
+typedef enum err (*store_scan_fn)(void *ctx, const void *key, size_t key_len, const void *val,
+                                  size_t val_len);
+
+/*
+ * store_scan calls fn for every key of table that starts with prefix[0..prefix_len), in key
+ * order. Returns ERR_OK (also when nothing matched), fn's code, or ERR_STORAGE.
+ */
+enum err store_scan(struct store_txn *t, enum store_table table, const void *prefix,
+                    size_t prefix_len, store_scan_fn fn, void *ctx);
 
 /* store_u64_key writes v big-endian into key (so that keys sort numerically). */
 void store_u64_key(uint64_t v, uint8_t key[static 8]);

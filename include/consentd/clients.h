@@ -1,0 +1,53 @@
+/*
+ * clients: care providers' systems registered as OAuth clients (DESIGN.md §3): the state
+ * derived from "client" and "client.retire" entries, and reading it. A client has an id, the
+ * ODS code of its organisation, a public JWK (OKP Ed25519 today), and roles from the policy.
+ *
+ * STORE_CLIENTS maps a client id to a record of two 8-byte big-endian log indexes: the client
+ * entry, and the client.retire entry (0 while active; index 0 is never a retire entry, since
+ * the client entry comes first). Everything else is read from the entry itself.
+ *
+ * THREAD SAFETY: clients_apply in the sequencer's transaction only; readers in any.
+ */
+#ifndef CLIENTS_H
+#define CLIENTS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cJSON.h>
+
+#include "consentd/err.h"
+#include "consentd/keys.h"
+#include "consentd/state.h"
+#include "consentd/store.h"
+
+#define CLIENTS_ID_MAX  64 /* 1..64 of A-Z a-z 0-9 . _ - */
+#define CLIENTS_ODS_MAX 10
+
+struct clients_client {
+    char client_id[CLIENTS_ID_MAX + 1];
+    char org[CLIENTS_ODS_MAX + 1];
+    uint8_t pk[KEYS_PUBLIC_BYTES]; /* the registered Ed25519 key */
+    unsigned roles;                /* enum policy_role bits */
+    bool retired;
+    uint64_t index;        /* the client entry */
+    uint64_t retire_index; /* the client.retire entry, when retired */
+};
+
+/* clients_id_valid is true for a well-formed client id. */
+bool clients_id_valid(const char *id);
+
+/*
+ * clients_apply applies a "client" or "client.retire" entry e (type is its type) at log index
+ * index. A client needs a known organisation and a new id; a retirement an active client.
+ * Returns ERR_OK, ERR_CONFLICT or ERR_INVAL (why set, nothing written), or ERR_STORAGE.
+ */
+enum err clients_apply(struct store_txn *t, uint64_t index, const char *type, const cJSON *e,
+                       char why[static STATE_WHY_MAX]);
+
+/* clients_get reads client id. ERR_NOTFOUND if never registered; retired ones are returned. */
+enum err clients_get(struct store_txn *t, const char *id, struct clients_client *out);
+
+#endif

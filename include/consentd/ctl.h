@@ -1,0 +1,63 @@
+/*
+ * ctl: what consentctl's commands share: talking to a consentd over HTTP(S) (libcurl), reading
+ * JSON answers strictly, and failing with a sentence and a sysexits.h code. Each command group
+ * is its own file (ctl_<group>.c) with one entry point, called by consentctl.c's dispatch.
+ *
+ * THREAD SAFETY: single-threaded CLI code; curl_global_init must have run.
+ */
+#ifndef CTL_H
+#define CTL_H
+
+#include <stddef.h>
+
+#include <cJSON.h>
+
+#define CTL_MAX_RESPONSE (64 * 1024 * 1024)
+#define CTL_TIMEOUT_S    60
+
+struct ctl_buf {
+    char *data; /* NUL-terminated; free() it */
+    size_t len;
+};
+
+/* ctl_fail prints "consentctl: <sentence>" on standard error and returns code. */
+int ctl_fail(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/*
+ * ctl_request sends method (GET or POST) to base + path with an optional bearer token and an
+ * optional body of content_type. On EX_OK the answer is in out (free out->data) and its status
+ * in *status; EX_UNAVAILABLE (after printing why) if no answer came.
+ */
+int ctl_request(const char *method, const char *base, const char *path, const char *token,
+                const char *content_type, const char *body, size_t body_len, struct ctl_buf *out,
+                long *status);
+
+/* ctl_get is ctl_request("GET", …) without a body. */
+int ctl_get(const char *base, const char *path, const char *token, struct ctl_buf *out,
+            long *status);
+
+/*
+ * ctl_get_json fetches a JSON object; a status other than 200 is reported with the problem's
+ * detail (or the OAuth error_description) and gives EX_UNAVAILABLE. *out is NULL on failure.
+ */
+int ctl_get_json(const char *base, const char *path, const char *token, cJSON **out);
+
+/*
+ * ctl_post_json POSTs the JSON object body and parses the answer into *out (NULL if it is not
+ * JSON). Any status is EX_OK; the caller decides, and may print ctl_problem(*out).
+ */
+int ctl_post_json(const char *base, const char *path, const char *token, const cJSON *body,
+                  cJSON **out, long *status);
+
+/* ctl_problem returns the detail or error_description of an error answer, or a fallback. */
+const char *ctl_problem(const cJSON *answer);
+
+/* ctl_token returns --token's value if given, else $CONSENTD_TOKEN, else NULL. */
+const char *ctl_token(const char *flag);
+
+/* Entry points of the command groups: argv[0] is the group name. */
+int ctl_admin_main(int argc, char **argv);
+int ctl_client_main(int argc, char **argv);
+int ctl_patient_main(int argc, char **argv);
+
+#endif

@@ -1,0 +1,82 @@
+/*
+ * token: the access tokens consentd issues and accepts for its own endpoints. An access token
+ * is an RFC 9068 JWT: header {"alg":"EdDSA","typ":"at+jwt","kid":…}, signed by the token key;
+ * claims iss, sub, client_id, aud (the issuer), iat, exp, jti, scope, and for a patient's token
+ * "nhs". The scopes are the non-patient capabilities of DESIGN.md §6 (enrol, pointers, audit,
+ * introspect) and "patient" for a person acting for themself.
+ *
+ * THREAD SAFETY: a struct token_signer is immutable once made and may be shared.
+ */
+#ifndef TOKEN_H
+#define TOKEN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "consentd/err.h"
+#include "consentd/keys.h"
+
+#define TOKEN_MAX_LEN     4096 /* an access token we issue or accept, bytes */
+#define TOKEN_ID_MAX      128  /* client ids, jtis: bytes without the NUL */
+#define TOKEN_ISSUER_MAX  511
+#define TOKEN_LEEWAY      60        /* seconds of clock skew allowed on exp, iat and nbf */
+#define TOKEN_LIFETIME    300       /* default lifetime of a token, seconds */
+#define TOKEN_PATIENT_CID "patient" /* client_id of a person's own token */
+
+enum token_scope {
+    TOKEN_SCOPE_ENROL = 1 << 0,
+    TOKEN_SCOPE_POINTERS = 1 << 1,
+    TOKEN_SCOPE_AUDIT = 1 << 2,
+    TOKEN_SCOPE_INTROSPECT = 1 << 3,
+    TOKEN_SCOPE_PATIENT = 1 << 4
+};
+
+struct token_signer {
+    struct keys_pair *key; /* owned */
+    uint8_t pk[KEYS_PUBLIC_BYTES];
+    char kid[KEYS_KID_LEN + 1];
+    char issuer[TOKEN_ISSUER_MAX + 1];
+};
+
+struct token_claims {
+    char sub[TOKEN_ID_MAX + 1];
+    char client_id[TOKEN_ID_MAX + 1];
+    char jti[TOKEN_ID_MAX + 1];
+    char nhs[11]; /* a patient's token: their NHS number; otherwise "" */
+    unsigned scopes;
+    int64_t iat;
+    int64_t exp;
+};
+
+/* token_signer_init takes ownership of key; issuer is copied (ERR_INVAL if too long). */
+enum err token_signer_init(struct token_signer *s, struct keys_pair *key, const char *issuer);
+
+/* token_signer_clear frees the key. */
+void token_signer_clear(struct token_signer *s);
+
+/*
+ * token_mint signs c as an access token (c->jti is made if empty). *out is malloc'd and
+ * NUL-terminated (caller frees). Returns ERR_OK or ERR_NOMEM.
+ */
+enum err token_mint(const struct token_signer *s, struct token_claims *c, char **out);
+
+/*
+ * token_check verifies an access token at time now: signature by the token key (the key named
+ * by kid must be ours), typ at+jwt, iss and aud the issuer, exp in the future and iat not in the
+ * future (each with TOKEN_LEEWAY), and every claim of the right type. Fills c on ERR_OK.
+ * Returns ERR_AUTH with *why a static sentence naming the failed check.
+ */
+enum err token_check(const struct token_signer *s, const char *jwt, size_t len, int64_t now,
+                     struct token_claims *c, const char **why) ERR_WUR;
+
+/*
+ * token_scope_parse reads a space-separated scope string. Returns ERR_INVAL (with *bad set to
+ * the unknown name's start) for a name that is not a scope.
+ */
+enum err token_scope_parse(const char *s, unsigned *scopes, const char **bad);
+
+/* token_scope_format writes scopes as a space-separated string into out. */
+void token_scope_format(unsigned scopes, char *out, size_t out_cap);
+
+#endif

@@ -1,0 +1,180 @@
+/*
+ * clients: registered clients, derived from "client" and "client.retire" entries.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "consentd/b64.h"
+#include "consentd/clients.h"
+#include "consentd/jstrict.h"
+#include "consentd/policy.h"
+#include "consentd/tlog.h"
+
+#define CLIENTS_RECORD 16 /* client entry index ‖ retire entry index, big-endian */
+
+bool
+clients_id_valid(const char *id)
+{
+    size_t n = strlen(id), i;
+
+    if (n == 0 || n > CLIENTS_ID_MAX)
+        return false;
+    for (i = 0; i < n; i++) {
+        char ch = id[i];
+        if (!((ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') ||
+              ch == '.' || ch == '_' || ch == '-'))
+            return false;
+    }
+    return true;
+}
+
+/* clients_jwk_key reads an OKP Ed25519 public JWK's key; false if it is anything else. */
+static bool
+clients_jwk_key(const cJSON *jwk, uint8_t pk[static KEYS_PUBLIC_BYTES])
+{
+    const cJSON *kty = cJSON_GetObjectItemCaseSensitive(jwk, "kty");
+    const cJSON *crv = cJSON_GetObjectItemCaseSensitive(jwk, "crv");
+    const cJSON *x = cJSON_GetObjectItemCaseSensitive(jwk, "x");
+    size_t n;
+
+    return cJSON_IsObject(jwk) && cJSON_IsString(kty) && strcmp(kty->valuestring, "OKP") == 0 &&
+           cJSON_IsString(crv) && strcmp(crv->valuestring, "Ed25519") == 0 && cJSON_IsString(x) &&
+           b64_decode(x->valuestring, strlen(x->valuestring), B64_URL, pk, KEYS_PUBLIC_BYTES, &n) ==
+               ERR_OK &&
+           n == KEYS_PUBLIC_BYTES;
+}
+
+/* clients_roles reads a roles array; false if it is not an array of known role names. */
+static bool
+clients_roles(const cJSON *a, unsigned *roles)
+{
+    const cJSON *r;
+    unsigned bit;
+
+    *roles = 0;
+    if (!cJSON_IsArray(a))
+        return false;
+    cJSON_ArrayForEach(r, a)
+    {
+        bit = cJSON_IsString(r) ? policy_role_bit(r->valuestring) : 0;
+        if (bit == 0)
+            return false;
+        *roles |= bit;
+    }
+    return true;
+}
+
+static enum err
+clients_record(struct store_txn *t, const char *id, uint64_t *index, uint64_t *retire_index)
+{
+    const void *val;
+    size_t len;
+    enum err rc;
+
+    rc = store_get(t, STORE_CLIENTS, id, strlen(id), &val, &len);
+    if (rc != ERR_OK)
+        return rc;
+    if (len != CLIENTS_RECORD)
+        return ERR_STORAGE;
+    store_u64_val(val, 8, index);
+    store_u64_val((const uint8_t *)val + 8, 8, retire_index);
+    return ERR_OK;
+}
+
+static enum err
+clients_put(struct store_txn *t, const char *id, uint64_t index, uint64_t retire_index)
+{
+    uint8_t rec[CLIENTS_RECORD];
+
+    store_u64_key(index, rec);
+    store_u64_key(retire_index, rec + 8);
+    return store_put(t, STORE_CLIENTS, id, strlen(id), rec, sizeof(rec), false, false);
+}
+
+enum err
+clients_apply(struct store_txn *t, uint64_t index, const char *type, const cJSON *e,
+              char why[static STATE_WHY_MAX])
+{
+    const cJSON *id = cJSON_GetObjectItemCaseSensitive(e, "client_id");
+    const cJSON *org = cJSON_GetObjectItemCaseSensitive(e, "org");
+    uint8_t pk[KEYS_PUBLIC_BYTES];
+    uint64_t ci, ri, oi;
+    unsigned roles;
+    enum err rc;
+
+    if (!cJSON_IsString(id) || !clients_id_valid(id->valuestring)) {
+        snprintf(why, STATE_WHY_MAX, "a %s entry needs a valid \"client_id\"", type);
+        return ERR_INVAL;
+    }
+    rc = clients_record(t, id->valuestring, &ci, &ri);
+    if (rc != ERR_OK && rc != ERR_NOTFOUND)
+        return rc;
+    if (strcmp(type, "client.retire") == 0) {
+        if (rc == ERR_NOTFOUND) {
+            snprintf(why, STATE_WHY_MAX, "client %s is not registered", id->valuestring);
+            return ERR_INVAL;
+        }
+        if (ri != 0) {
+            snprintf(why, STATE_WHY_MAX, "client %s is already retired", id->valuestring);
+            return ERR_CONFLICT;
+        }
+        return clients_put(t, id->valuestring, ci, index);
+    }
+    if (rc == ERR_OK) {
+        snprintf(why, STATE_WHY_MAX, "client %s is already registered", id->valuestring);
+        return ERR_CONFLICT;
+    }
+    if (!cJSON_IsString(org) || state_org_index(t, org->valuestring, &oi) != ERR_OK) {
+        snprintf(why, STATE_WHY_MAX, "a client's \"org\" must be a registered organisation");
+        return ERR_INVAL;
+    }
+    if (!clients_jwk_key(cJSON_GetObjectItemCaseSensitive(e, "jwk"), pk)) {
+        snprintf(why, STATE_WHY_MAX, "a client's \"jwk\" must be an OKP Ed25519 public key");
+        return ERR_INVAL;
+    }
+    if (!clients_roles(cJSON_GetObjectItemCaseSensitive(e, "roles"), &roles)) {
+        snprintf(why, STATE_WHY_MAX, "a client's \"roles\" must be an array of role names");
+        return ERR_INVAL;
+    }
+    return clients_put(t, id->valuestring, index, 0);
+}
+
+enum err
+clients_get(struct store_txn *t, const char *id, struct clients_client *out)
+{
+    const uint8_t *bytes;
+    const cJSON *org;
+    cJSON *e = NULL;
+    uint64_t ci, ri;
+    size_t len;
+    enum err rc;
+
+    memset(out, 0, sizeof(*out));
+    if (!clients_id_valid(id))
+        return ERR_NOTFOUND;
+    rc = clients_record(t, id, &ci, &ri);
+    if (rc != ERR_OK)
+        return rc;
+    rc = tlog_entry(t, ci, &bytes, &len);
+    if (rc != ERR_OK)
+        return rc == ERR_NOTFOUND ? ERR_STORAGE : rc;
+    if (jstrict_parse((const char *)bytes, len, &e, NULL) != ERR_OK)
+        return ERR_STORAGE;
+    org = cJSON_GetObjectItemCaseSensitive(e, "org");
+    rc = ERR_STORAGE;
+    if (!cJSON_IsString(org) || strlen(org->valuestring) > CLIENTS_ODS_MAX ||
+        !clients_jwk_key(cJSON_GetObjectItemCaseSensitive(e, "jwk"), out->pk) ||
+        !clients_roles(cJSON_GetObjectItemCaseSensitive(e, "roles"), &out->roles))
+        goto out;
+    snprintf(out->client_id, sizeof(out->client_id), "%s", id);
+    snprintf(out->org, sizeof(out->org), "%s", org->valuestring);
+    out->index = ci;
+    out->retire_index = ri;
+    out->retired = ri != 0;
+    rc = ERR_OK;
+out:
+    cJSON_Delete(e);
+    if (rc != ERR_OK)
+        memset(out, 0, sizeof(*out));
+    return rc;
+}
