@@ -156,7 +156,7 @@ api_org_create(struct http_call *c)
         goto out;
     }
     http_set_user(c, http_strdup(c, ods));
-    http_submit(c, "org", text, len, api_org_created);
+    http_submit(c, "org", text, len, NULL, NULL, api_org_created);
 out:
     cJSON_Delete(fields);
     cJSON_Delete(body);

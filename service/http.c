@@ -606,12 +606,14 @@ http_on_completions(h2o_multithread_receiver_t *receiver, h2o_linklist_t *messag
             p->done(p->call, &p->w);
         }
         free(p->w.fields);
+        free(p->w.check_ctx);
         free(p);
     }
 }
 
 void
 http_submit(struct http_call *c, const char *type, char *fields, size_t fields_len,
+            enum err (*check)(struct store_txn *t, struct seq_write *w), void *check_ctx,
             void (*done)(struct http_call *c, const struct seq_write *w))
 {
     struct http_pending *p = xcalloc(1, sizeof(*p));
@@ -619,6 +621,8 @@ http_submit(struct http_call *c, const char *type, char *fields, size_t fields_l
     snprintf(p->w.type, sizeof(p->w.type), "%s", type);
     p->w.fields = fields;
     p->w.fields_len = fields_len;
+    p->w.check = check;
+    p->w.check_ctx = check_ctx;
     p->w.done = http_write_done;
     p->worker = c->worker;
     p->call = c;
@@ -626,6 +630,7 @@ http_submit(struct http_call *c, const char *type, char *fields, size_t fields_l
     if (sequencer_submit(c->worker->app->seq, &p->w) != ERR_OK) {
         http_reply_unavailable(c, p->w.why);
         free(p->w.fields);
+        free(p->w.check_ctx);
         free(p);
         return;
     }

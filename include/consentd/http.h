@@ -142,12 +142,15 @@ void http_reply_problem(struct http_call *c, int status, const char *slug, const
 void http_reply_unavailable(struct http_call *c, const char *why);
 
 /*
- * http_submit hands w (fields already set) to the sequencer. When the write completes, on this
- * call's worker thread, done(c, w) is called to answer, unless the client has gone, in which
- * case it is not. http_submit owns w->fields and frees it. If the sequencer refuses at once,
- * the call is answered 503.
+ * http_submit hands a write to the sequencer: an entry of type with fields (JSON members
+ * without braces; type "" for none), and optionally a check run in the sequencer's transaction
+ * first (see struct seq_write). When the write completes, on this call's worker thread,
+ * done(c, w) is called to answer, unless the client has gone, in which case it is not.
+ * http_submit owns fields and check_ctx (both malloc'd or NULL) and frees them after done. If
+ * the sequencer refuses at once, the call is answered 503.
  */
 void http_submit(struct http_call *c, const char *type, char *fields, size_t fields_len,
+                 enum err (*check)(struct store_txn *t, struct seq_write *w), void *check_ctx,
                  void (*done)(struct http_call *c, const struct seq_write *w));
 
 /* Counters for /metrics. */
