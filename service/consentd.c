@@ -21,6 +21,7 @@
 #include "consentd/keys.h"
 #include "consentd/log.h"
 #include "consentd/policy.h"
+#include "consentd/rebuild.h"
 #include "consentd/secret.h"
 #include "consentd/sequencer.h"
 #include "consentd/store.h"
@@ -65,6 +66,8 @@ static const char usage_serve[] =
     "  --tls-cert FILE         serve HTTPS with this PEM certificate chain...\n"
     "  --tls-key FILE          ...and this PEM private key\n"
     "  --check-config          check the configuration, print \"configuration OK\", and exit\n"
+    "  --rebuild               replay the log into fresh state, compare it with the stored\n"
+    "                          state table by table, report, and exit (0: identical)\n"
     "  --verbose, --debug      more diagnostics on standard error\n";
 
 static int cmd_fail(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -208,6 +211,32 @@ out:
     return code;
 }
 
+/* cmd_rebuild runs --rebuild: replay, compare, report; EX_DATAERR when the states differ. */
+static int
+cmd_rebuild(const struct config *cfg, struct store *store)
+{
+    char scratch[PATH_MAX], report[512];
+    uint64_t entries = 0;
+    enum err rc;
+
+    if (config_path(cfg, "rebuild.tmp", scratch) != ERR_OK)
+        return EX_SOFTWARE;
+    rc = rebuild_compare(store, scratch, report, sizeof(report), &entries);
+    if (rc == ERR_OK) {
+        printf("rebuild: replayed %llu entries; the derived state matches the stored state\n",
+               (unsigned long long)entries);
+        return EX_OK;
+    }
+    if (rc == ERR_CONFLICT) {
+        printf("rebuild: replayed %llu entries; the states differ: %s\n",
+               (unsigned long long)entries, report);
+        return EX_DATAERR;
+    }
+    fprintf(stderr, "consentd: rebuild failed (%s); is %s left over from an earlier run?\n",
+            err_str(rc), scratch);
+    return EX_IOERR;
+}
+
 /* Another consentd serving the same directory would be a second writer: refuse it. */
 static int
 lock_data_dir(const struct config *cfg)
@@ -239,6 +268,7 @@ cmd_serve(int argc, char **argv)
                                          {"tls-cert", required_argument, NULL, 'c'},
                                          {"tls-key", required_argument, NULL, 'k'},
                                          {"check-config", no_argument, NULL, 'C'},
+                                         {"rebuild", no_argument, NULL, 'R'},
                                          {"verbose", no_argument, NULL, 'v'},
                                          {"debug", no_argument, NULL, 'D'},
                                          {"help", no_argument, NULL, 'h'},
@@ -249,7 +279,7 @@ cmd_serve(int argc, char **argv)
     } flags[8];
     char why[WHY_MAX], path[PATH_MAX], host[256];
     const char *data = NULL;
-    bool check_only = false, verbose = true, debug = false;
+    bool check_only = false, rebuild = false, verbose = true, debug = false;
     struct http_app app;
     struct config cfg;
     struct ckpt_signer signer = {0};
@@ -288,6 +318,9 @@ cmd_serve(int argc, char **argv)
             break;
         case 'C':
             check_only = true;
+            break;
+        case 'R':
+            rebuild = true;
             break;
         case 'v':
             verbose = true;
@@ -372,6 +405,10 @@ cmd_serve(int argc, char **argv)
         goto out;
     if (store_reader_check(store, &cleared) == ERR_OK && cleared > 0)
         log_info("consentd: cleared %d stale LMDB reader slots", cleared);
+    if (rebuild) {
+        code = cmd_rebuild(&cfg, store);
+        goto out;
+    }
     if (config_path(&cfg, CONFIG_CKPT_LOG_NAME, path) != ERR_OK ||
         sequencer_open(store, &signer, path, cfg.batch_max, cfg.queue_max, &seq) != ERR_OK ||
         sequencer_start(seq) != ERR_OK)

@@ -27,5 +27,6 @@ Suite *config_suite(void);
 Suite *policy_suite(void);
 Suite *state_suite(void);
 Suite *json_suite(void);
+Suite *rebuild_suite(void);
 
 #endif

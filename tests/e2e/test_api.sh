@@ -119,5 +119,7 @@ check "appends after a restart extend it, consistent with before" \
 "$CONSENTD" serve --data "$DATA" --listen "127.0.0.1:$(free_port)" >"$E2E_TMP/second" 2>&1
 check "a second consentd on the same directory is refused" grep -q "in use by another consentd" "$E2E_TMP/second"
 stop_server
+check "serve --rebuild derives the same state from the log" \
+    bash -c "\"$CONSENTD\" serve --data \"$DATA\" --rebuild 2>/dev/null | grep -q 'replayed 6 entries; the derived state matches'"
 
 summary
