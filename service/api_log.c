@@ -195,6 +195,8 @@ void
 api_log_entries(struct http_call *c)
 {
     static const char *const names[] = {"start", "end"};
+    struct token_claims who;
+    bool is_admin;
     const char *q[2];
     struct store_txn *t = NULL;
     uint64_t start, end, published, i;
@@ -204,7 +206,7 @@ api_log_entries(struct http_call *c)
     cJSON *j, *arr;
     enum err rc = ERR_OK;
 
-    if (!http_require_admin(c))
+    if (!http_require_admin_or_token(c, TOKEN_SCOPE_AUDIT, &who, &is_admin))
         return;
     if (!http_query(c, names, 2, q) || !api_log_u64_param(c, "start", q[0], &start) ||
         !api_log_u64_param(c, "end", q[1], &end))
