@@ -211,6 +211,23 @@ out:
     return code;
 }
 
+/* load_key loads the data directory's key file name, saying what is wrong if it cannot. */
+static enum err
+load_key(const struct config *cfg, const char *name, const char *what, struct keys_pair **k)
+{
+    char path[PATH_MAX];
+    enum err rc;
+
+    rc = config_path(cfg, name, path);
+    if (rc == ERR_OK)
+        rc = keys_load(path, k);
+    if (rc != ERR_OK)
+        fprintf(stderr, "consentd: cannot use the %s key %s: %s\n", what, path,
+                rc == ERR_PERM ? "it must be a regular file of mode 0600, not a symlink"
+                               : err_str(rc));
+    return rc;
+}
+
 /* cmd_rebuild runs --rebuild: replay, compare, report; EX_DATAERR when the states differ. */
 static int
 cmd_rebuild(const struct config *cfg, struct store *store)
@@ -358,30 +375,16 @@ cmd_serve(int argc, char **argv)
         return cmd_fail(EX_CONFIG, "%s", why);
     if (hash_init() != ERR_OK)
         goto out;
-    if (config_path(&cfg, CONFIG_CKPT_KEY_NAME, path) != ERR_OK)
+    if (load_key(&cfg, CONFIG_CKPT_KEY_NAME, "checkpoint", &ck) != ERR_OK)
         goto out;
-    rc = keys_load(path, &ck);
-    if (rc != ERR_OK) {
-        fprintf(stderr, "consentd: cannot use the checkpoint key %s: %s\n", path,
-                rc == ERR_PERM ? "it must be a regular file of mode 0600, not a symlink"
-                               : err_str(rc));
-        goto out;
-    }
     rc = ckpt_signer_init(&signer, ck, cfg.origin);
     ck = NULL;
     if (rc != ERR_OK) {
         fprintf(stderr, "consentd: origin \"%s\" is not a valid key name\n", cfg.origin);
         goto out;
     }
-    if (config_path(&cfg, CONFIG_TOKEN_KEY_NAME, path) != ERR_OK)
+    if (load_key(&cfg, CONFIG_TOKEN_KEY_NAME, "token", &tk) != ERR_OK)
         goto out;
-    rc = keys_load(path, &tk);
-    if (rc != ERR_OK) {
-        fprintf(stderr, "consentd: cannot use the token key %s: %s\n", path,
-                rc == ERR_PERM ? "it must be a regular file of mode 0600, not a symlink"
-                               : err_str(rc));
-        goto out;
-    }
     rc = token_signer_init(&tokens, tk, cfg.issuer);
     tk = NULL;
     if (rc != ERR_OK) {

@@ -18,6 +18,7 @@
 #include "consentd/hash.h"
 #include "consentd/merkle.h"
 #include "suites.h"
+#include "testutil.h"
 
 #define MAX_LEAVES 256u
 
@@ -224,27 +225,6 @@ START_TEST(test_empty_root)
 }
 END_TEST
 
-/* read_file returns the malloc'd, NUL-terminated contents of path. */
-static char *
-read_file(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    char *buf;
-    long len;
-
-    ck_assert_msg(f != NULL, "cannot open %s", path);
-    ck_assert_int_eq(fseek(f, 0, SEEK_END), 0);
-    len = ftell(f);
-    ck_assert_int_ge(len, 0);
-    rewind(f);
-    buf = malloc((size_t)len + 1);
-    ck_assert_ptr_nonnull(buf);
-    ck_assert_uint_eq(fread(buf, 1, (size_t)len, f), (size_t)len);
-    buf[len] = '\0';
-    fclose(f);
-    return buf;
-}
-
 /*
  * raw_u64 reads the unsigned integer member key from the raw JSON text: cJSON keeps numbers as
  * doubles, which cannot hold 2^64 - 1 (a vector's "leafIdx").
@@ -334,7 +314,7 @@ static void
 run_vector(const char *path, bool inclusion)
 {
     uint8_t proof[MERKLE_MAX_PROOF][HASH_BYTES], a[HASH_BYTES], b[HASH_BYTES];
-    char *text = read_file(path);
+    char *text = tu_read_file(path);
     cJSON *obj = cJSON_Parse(text), *want;
     size_t count;
     bool ok;

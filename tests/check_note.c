@@ -15,31 +15,12 @@
 #include "consentd/keys.h"
 #include "consentd/note.h"
 #include "suites.h"
+#include "testutil.h"
 
 static cJSON *vec;
 static const char *signer_key, *verifier_key, *text, *note;
 static struct keys_pair *key;
 static struct note_verifier ver;
-
-static char *
-read_file(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    char *buf;
-    long len;
-
-    ck_assert_msg(f != NULL, "cannot open %s", path);
-    ck_assert_int_eq(fseek(f, 0, SEEK_END), 0);
-    len = ftell(f);
-    ck_assert_int_ge(len, 0);
-    rewind(f);
-    buf = malloc((size_t)len + 1);
-    ck_assert_ptr_nonnull(buf);
-    ck_assert_uint_eq(fread(buf, 1, (size_t)len, f), (size_t)len);
-    buf[len] = '\0';
-    fclose(f);
-    return buf;
-}
 
 static const char *
 vec_str(const char *name)
@@ -53,7 +34,7 @@ vec_str(const char *name)
 static void
 setup(void)
 {
-    char *raw = read_file(VECTORS_DIR "/signed-note.json");
+    char *raw = tu_read_file(VECTORS_DIR "/signed-note.json");
 
     vec = cJSON_Parse(raw);
     free(raw);

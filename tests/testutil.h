@@ -21,6 +21,9 @@ void tu_rmrf(const char *dir);
 /* tu_key returns the key pair of the seed whose bytes are all seed_byte (free with keys_free). */
 struct keys_pair *tu_key(unsigned char seed_byte);
 
+/* tu_read_file returns the malloc'd, NUL-terminated contents of path (free it). */
+char *tu_read_file(const char *path);
+
 /* tu_path writes dir/name into out. */
 void tu_path(const char *dir, const char *name, char out[static PATH_MAX]);
 
