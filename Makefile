@@ -71,6 +71,7 @@ unit: all
 	$(Q)$(CHECK)
 
 e2e: all
+	$(Q)cd tests/e2e && npm ci --no-audit --no-fund --loglevel=error
 	$(Q)BUILD=$(BUILD) bash tests/e2e/run.sh
 
 check: format-check unit e2e

@@ -32,6 +32,13 @@ static const char usage_main[] =
     "  keygen                  make an Ed25519 key pair (key file + public JWK)\n"
     "  audit verify            check a log: signature, every entry, the root, older checkpoints\n"
     "  audit inclusion         check that one entry is in the signed log\n"
+    "  admin org add           register an organisation (admin token)\n"
+    "  admin client add        register a client system: its public key and roles\n"
+    "  admin client retire     retire a client\n"
+    "  client assertion        print a client assertion (RFC 7523) signed with a client key\n"
+    "  client token            get an access token for a client at the token endpoint\n"
+    "  patient code|enrol|rotate|recover|link|token|pointers\n"
+    "                          enrolment codes, a person's key, identifiers, own token\n"
     "\n"
     "Run `consentctl <command> --help` for a command's options.\n"
     "Exit codes: 0 verified, 64 usage, 65 did not verify, 66 missing input, 69 service\n"
@@ -590,6 +597,13 @@ main(int argc, char **argv)
         code = cmd_verify(argc - 2, argv + 2);
     } else if (strcmp(argv[1], "audit") == 0 && argc >= 3 && strcmp(argv[2], "inclusion") == 0) {
         code = cmd_inclusion(argc - 2, argv + 2);
+        /* command groups */
+    } else if (strcmp(argv[1], "admin") == 0) {
+        code = ctl_admin_main(argc - 1, argv + 1);
+    } else if (strcmp(argv[1], "client") == 0) {
+        code = ctl_client_main(argc - 1, argv + 1);
+    } else if (strcmp(argv[1], "patient") == 0) {
+        code = ctl_patient_main(argc - 1, argv + 1);
     } else {
         fprintf(stderr, "consentctl: unknown command \"%s%s%s\"\n\n%s", argv[1],
                 argc >= 3 ? " " : "", argc >= 3 ? argv[2] : "", usage_main);

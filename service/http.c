@@ -54,8 +54,20 @@ static const struct http_route http_routes[] = {
     {"GET", "/readyz", false, api_ops_readyz},
     {"GET", "/metrics", false, api_ops_metrics},
     /* routes: clients and OAuth */
+    {"POST", "/v1/clients", false, api_client_create},
+    {"POST", "/v1/clients/", true, api_client_retire},
+    {"GET", "/.well-known/oauth-authorization-server", false, api_oauth_metadata},
+    {"GET", "/.well-known/jwks.json", false, api_oauth_jwks},
+    {"POST", "/oauth2/token", false, api_oauth_token},
     /* routes: patients */
+    {"POST", "/v1/enrolments", false, api_patient_enrolment_create},
+    {"POST", "/v1/patients", false, api_patient_enrol},
+    {"POST", "/v1/patients/", true, api_patient_post},
     /* routes: pointers */
+    {"POST", "/v1/pointers", false, api_pointer_create},
+    {"POST", "/v1/pointers/", true, api_pointer_retire},
+    {"GET", "/v1/patients/", true, api_pointer_list},
+    {"POST", "/fhir/DocumentReference", false, api_pointer_fhir_create},
 };
 
 #define HTTP_NROUTES (sizeof(http_routes) / sizeof(http_routes[0]))
@@ -183,6 +195,15 @@ http_body(const struct http_call *c, size_t *len)
     return c->req->entity.base == NULL ? "" : c->req->entity.base;
 }
 
+const char *
+http_header(const struct http_call *c, const char *name, size_t *len)
+{
+    ssize_t i = h2o_find_header_by_str(&c->req->headers, name, strlen(name), -1);
+
+    *len = i == -1 ? 0 : c->req->headers.entries[i].value.len;
+    return i == -1 ? NULL : c->req->headers.entries[i].value.base;
+}
+
 static const char *
 http_reason(int status)
 {
@@ -279,6 +300,16 @@ http_reply_unavailable(struct http_call *c, const char *why)
         h2o_add_header(&c->req->pool, &c->req->res.headers, H2O_TOKEN_RETRY_AFTER, NULL,
                        H2O_STRLIT("1"));
     http_reply_problem(c, 503, "unavailable", "Service unavailable", "%s", why);
+}
+
+void
+http_add_header(struct http_call *c, const char *name, const char *value)
+{
+    h2o_req_t *req = c->req;
+    h2o_iovec_t n = h2o_strdup(&req->pool, name, SIZE_MAX);
+    h2o_iovec_t v = h2o_strdup(&req->pool, value, SIZE_MAX);
+
+    h2o_add_header_by_str(&req->pool, &req->res.headers, n.base, n.len, 0, NULL, v.base, v.len);
 }
 
 bool
@@ -691,6 +722,29 @@ http_on_req(h2o_handler_t *self, h2o_req_t *req)
     return 0;
 }
 
+/*
+ * http_redact_path replaces what follows a prefix route's path (an NHS number, a client or
+ * pointer id) with "{…}" up to the next '/', so the request log never names a person.
+ */
+static void
+http_redact_path(char path[static 128])
+{
+    char rest[128];
+    const char *slash;
+    size_t i, plen;
+
+    for (i = 0; i < HTTP_NROUTES; i++) {
+        plen = strlen(http_routes[i].path);
+        if (!http_routes[i].prefix || strncmp(path, http_routes[i].path, plen) != 0 ||
+            path[plen] == '\0')
+            continue;
+        slash = strchr(path + plen, '/');
+        snprintf(rest, sizeof(rest), "%s", slash != NULL ? slash : "");
+        snprintf(path + plen, 128 - plen, "{id}%s", rest);
+        return;
+    }
+}
+
 /* The request log: one JSON line per response, including h2o's own error responses. */
 static void
 http_on_setup_ostream(h2o_filter_t *self, h2o_req_t *req, h2o_ostream_t **slot)
@@ -732,6 +786,7 @@ http_on_setup_ostream(h2o_filter_t *self, h2o_req_t *req, h2o_ostream_t **slot)
             path[k] = (ch >= 0x21 && ch <= 0x7e && ch != '"' && ch != '\\') ? ch : '?';
         }
         path[plen] = '\0';
+        http_redact_path(path);
         n = snprintf(line, sizeof(line),
                      "{\"time\":\"%s.%03ldZ\",\"request_id\":\"%s\",\"method\":\"%.*s\","
                      "\"path\":\"%s\",\"status\":%d}",

@@ -75,12 +75,15 @@ rebuild_replay(struct store *live, struct store *fresh, char *report, size_t rep
                uint64_t *entries)
 {
     char why[STATE_WHY_MAX];
+    uint8_t leaf[HASH_BYTES];
+    struct merkle_range range;
     struct store_txn *r = NULL, *w = NULL;
     const uint8_t *bytes;
     uint64_t size, i;
     size_t len;
     enum err rc;
 
+    merkle_range_init(&range);
     rc = store_begin(live, false, &r);
     if (rc == ERR_OK)
         rc = tlog_size(r, &size);
@@ -100,6 +103,9 @@ rebuild_replay(struct store *live, struct store *fresh, char *report, size_t rep
             rc = ERR_CONFLICT;
             break;
         }
+        /* State functions read earlier entries (a patient's current key): keep the log too. */
+        if (rc == ERR_OK)
+            rc = tlog_append(w, &range, bytes, len, leaf);
         if (rc == ERR_OK && (i + 1) % REBUILD_BATCH == 0) {
             rc = store_commit(w);
             w = NULL;

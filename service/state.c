@@ -59,7 +59,12 @@ static const struct {
     {"client", clients_apply},
     {"client.retire", clients_apply},
     /* entry types: patients */
+    {"patient.enrol", patients_apply},
+    {"patient.key", patients_apply},
+    {"identity.link", patients_apply},
     /* entry types: pointers */
+    {"pointer", pointers_apply},
+    {"pointer.retire", pointers_apply},
 };
 
 enum err

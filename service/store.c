@@ -283,7 +283,8 @@ store_scan(struct store_txn *t, enum store_table table, const void *prefix, size
     r = prefix_len > 0 ? mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE)
                        : mdb_cursor_get(cur, &k, &v, MDB_FIRST);
     while (r == 0) {
-        if (k.mv_size < prefix_len || memcmp(k.mv_data, prefix, prefix_len) != 0)
+        if (prefix_len > 0 &&
+            (k.mv_size < prefix_len || memcmp(k.mv_data, prefix, prefix_len) != 0))
             break;
         rc = fn(ctx, k.mv_data, k.mv_size, v.mv_data, v.mv_size);
         if (rc != ERR_OK)

@@ -25,8 +25,12 @@ Suite *ckpt_suite(void);
 Suite *sequencer_suite(void);
 Suite *config_suite(void);
 Suite *policy_suite(void);
+Suite *pointers_suite(void);
 Suite *state_suite(void);
 Suite *json_suite(void);
+Suite *nhs_suite(void);
+Suite *patients_suite(void);
+Suite *assertion_suite(void);
 Suite *rebuild_suite(void);
 
 #endif

@@ -23,9 +23,21 @@ void api_ops_readyz(struct http_call *c);
 void api_ops_metrics(struct http_call *c);
 
 /* handlers: clients and OAuth */
+void api_client_create(struct http_call *c);
+void api_client_retire(struct http_call *c);
+void api_oauth_metadata(struct http_call *c);
+void api_oauth_jwks(struct http_call *c);
+void api_oauth_token(struct http_call *c);
 
 /* handlers: patients */
+void api_patient_enrolment_create(struct http_call *c);
+void api_patient_enrol(struct http_call *c);
+void api_patient_post(struct http_call *c);
 
 /* handlers: pointers */
+void api_pointer_create(struct http_call *c);
+void api_pointer_retire(struct http_call *c);
+void api_pointer_list(struct http_call *c);
+void api_pointer_fhir_create(struct http_call *c);
 
 #endif

@@ -70,6 +70,12 @@ void *http_user(const struct http_call *c);
 const char *http_body(const struct http_call *c, size_t *len);
 
 /*
+ * http_header returns the value of the first request header called name (lower case, e.g.
+ * "content-type") and its length in *len, not NUL-terminated; NULL (and *len 0) if absent.
+ */
+const char *http_header(const struct http_call *c, const char *name, size_t *len);
+
+/*
  * http_query parses the query string into out (n names, each with a value of at most
  * HTTP_MAX_QUERY bytes, NUL-terminated), refusing unknown and repeated names. names and out are
  * parallel arrays; a name not present leaves out[i] NULL. On failure the call is answered with
@@ -140,6 +146,12 @@ void http_reply_problem(struct http_call *c, int status, const char *slug, const
 
 /* http_reply_unavailable sends 503 with Retry-After and the sentence why. */
 void http_reply_unavailable(struct http_call *c, const char *why);
+
+/*
+ * http_add_header adds a response header (name in lower case, e.g. "location"); call it before
+ * an http_reply_* function. name and value are copied.
+ */
+void http_add_header(struct http_call *c, const char *name, const char *value);
 
 /*
  * http_submit hands a write to the sequencer: an entry of type with fields (JSON members

@@ -1,7 +1,8 @@
 /*
- * policy: the policy document the service loads (policies/default.json): for now the
- * organisation types and the client roles each may hold. Loading validates the whole document
- * and names the first problem precisely.
+ * policy: the policy document the service loads (policies/default.json): the organisation
+ * types and the client roles each may hold; the data categories, each with the SNOMED CT record
+ * types it covers and whether it is sensitive; and the purposes of use (HL7 v3 PurposeOfUse
+ * codes). Loading validates the whole document and names the first problem precisely.
  *
  * THREAD SAFETY: a loaded struct policy is immutable and may be shared.
  */
@@ -13,9 +14,16 @@
 
 #include "consentd/err.h"
 
-#define POLICY_MAX_SIZE      (1024 * 1024)
-#define POLICY_MAX_ORG_TYPES 64
-#define POLICY_MAX_NAME      64
+#define POLICY_MAX_SIZE         (1024 * 1024)
+#define POLICY_MAX_ORG_TYPES    64
+#define POLICY_MAX_NAME         64
+#define POLICY_MAX_CATEGORIES   32
+#define POLICY_MAX_RECORD_TYPES 256 /* across all categories */
+#define POLICY_MAX_PURPOSES     32
+#define POLICY_MAX_DISPLAY      200 /* bytes of a display text */
+#define POLICY_MAX_SCTID        18  /* digits of a SNOMED CT identifier */
+#define POLICY_MAX_PURPOSE      16  /* characters of a purpose code */
+#define POLICY_SNOMED_SYSTEM    "http://snomed.info/sct"
 
 /* The client roles DESIGN.md §3 defines; a policy may grant only these. */
 enum policy_role {
@@ -49,5 +57,42 @@ bool policy_org_type_known(const struct policy *p, const char *type);
 
 /* policy_org_type_list writes the type names of p, comma-separated, into out (for errors). */
 void policy_org_type_list(const struct policy *p, char *out, size_t out_cap);
+
+/*
+ * policy_org_type_allows is true if type is an organisation type of p whose clients may hold
+ * every role in roles (enum policy_role bits); false for an unknown type.
+ */
+bool policy_org_type_allows(const struct policy *p, const char *type, unsigned roles);
+
+/* policy_category_known is true if name is a data category of p. */
+bool policy_category_known(const struct policy *p, const char *name);
+
+/* policy_category_sensitive is true if name is a data category of p marked sensitive. */
+bool policy_category_sensitive(const struct policy *p, const char *name);
+
+/*
+ * policy_category_of_type returns the name of the data category that covers the record type
+ * (system, code), or NULL if none does. system must be POLICY_SNOMED_SYSTEM exactly. The name
+ * is borrowed from p and lives as long as p.
+ */
+const char *policy_category_of_type(const struct policy *p, const char *system, const char *code);
+
+/* policy_category_list writes the category names of p, comma-separated, into out (for errors). */
+void policy_category_list(const struct policy *p, char *out, size_t out_cap);
+
+/*
+ * policy_category_display returns the display text of category name, or NULL if it is not a
+ * category of p. Borrowed from p.
+ */
+const char *policy_category_display(const struct policy *p, const char *name);
+
+/* policy_purpose_known is true if code is a purpose of use of p (case-sensitive: "TREAT"). */
+bool policy_purpose_known(const struct policy *p, const char *code);
+
+/*
+ * policy_sctid_valid is true for a SNOMED CT concept identifier: 6 to 18 digits, no leading
+ * zero, partition identifier 00 or 10, and a correct Verhoeff check digit.
+ */
+bool policy_sctid_valid(const char *s);
 
 #endif

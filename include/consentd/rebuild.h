@@ -16,7 +16,8 @@
 #include "consentd/store.h"
 
 /*
- * rebuild_compare replays every entry of live's log through state_apply into a new store in
+ * rebuild_compare replays every entry of live's log through state_apply (appending it too,
+ * since state functions read earlier entries) into a new store in
  * scratch_dir (which must not exist; it is removed afterwards) and compares the state tables.
  * Returns ERR_OK when they are identical; ERR_CONFLICT when they differ or an entry is refused,
  * with a sentence in report (report_cap bytes) naming the first difference; ERR_STORAGE or

@@ -25,7 +25,12 @@ check "serve accepts it again at mode 0600" \
     bash -c "\"$CONSENTD\" serve --data \"$DATA\" --check-config | grep -qx 'configuration OK'"
 
 # The connection cap: with 4 idle connections open, a fifth is closed at once.
-CONSENTD_REQUEST_TIMEOUT_MS=1500 start_server "$DATA" --max-connections 4
+start_server "$DATA" --max-connections 4
+# Wait until the readiness probe's connection is gone, so the four below are all counted.
+for _ in $(seq 1 50); do
+    curl -s "$(URL)/metrics" | grep -qx 'consentd_http_connections 1' && break
+    sleep 0.1
+done
 for fd in 5 6 7 8; do
     eval "exec $fd<>/dev/tcp/127.0.0.1/$PORT"
 done
@@ -41,7 +46,10 @@ check "after the idle connections close, requests are served again" \
 check "metrics count the refused connections" \
     bash -c "curl -s '$(URL)/metrics' | grep -qE '^consentd_http_connections_refused_total [1-9]'"
 
+stop_server
+
 # The request timeout closes a connection that sends nothing, and one that stalls mid-header.
+CONSENTD_REQUEST_TIMEOUT_MS=1500 start_server "$DATA"
 exec 5<>/dev/tcp/127.0.0.1/$PORT
 start=$(date +%s%N)
 timeout 5 cat <&5 >/dev/null

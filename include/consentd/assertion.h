@@ -1,0 +1,87 @@
+/*
+ * assertion: RFC 7523 JWT assertions at the token endpoint: a client's private_key_jwt client
+ * assertion (§2.2) and a patient's JWT-bearer authorization grant (§2.1). Verification is a
+ * function of its inputs (the compact JWS, the registered public key, the expected subject, the
+ * issuer and token endpoint URLs, the time), so every rule is tested without HTTP:
+ *
+ * - the signature is by the registered Ed25519 key, whatever the header says ("alg" EdDSA or
+ *   Ed25519 only; "jku", "jwk", "x5u", "x5c", "crit" and "b64" are refused, and a "kid" that
+ *   is not the registered key's id too);
+ * - "iss" = "sub" = the expected subject (the client id, or the patient's NHS number);
+ * - "aud" is the issuer or the token endpoint URL, or an array holding one of them;
+ * - "exp" is present, at most ASSERTION_MAX_AHEAD seconds ahead and not past (TOKEN_LEEWAY);
+ * - "iat" and "nbf", when present, are not in the future (TOKEN_LEEWAY);
+ * - "jti" is present: 1 to ASSERTION_JTI_MAX bytes without control characters.
+ *
+ * Single use: assertion_jti_use remembers a jti in the STORE_JTI side table (key: who ‖ 0x00 ‖
+ * jti; value: the assertion's exp, 8 bytes big-endian) until the assertion can no longer be
+ * accepted, so a replay is refused, also after a restart. It runs in the sequencer's write
+ * transaction, from a write's check, so uses are decided in log order and are durable before
+ * a token is given out.
+ *
+ * THREAD SAFETY: assertion_verify and assertion_subject are reentrant; assertion_jti_use runs
+ * in the sequencer's write transaction only.
+ */
+#ifndef ASSERTION_H
+#define ASSERTION_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "consentd/err.h"
+#include "consentd/keys.h"
+#include "consentd/state.h"
+#include "consentd/store.h"
+#include "consentd/token.h"
+
+#define ASSERTION_MAX_AHEAD      300 /* "exp" at most this many seconds after now */
+#define ASSERTION_JTI_MAX        128 /* bytes, without the NUL */
+#define ASSERTION_SUBJECT_MAX    TOKEN_ID_MAX
+#define ASSERTION_WHY_MAX        256
+#define ASSERTION_PATIENT_PREFIX "patient:" /* jti table prefix of a patient's assertions */
+#define ASSERTION_WHO_MAX        (sizeof(ASSERTION_PATIENT_PREFIX) - 1 + ASSERTION_SUBJECT_MAX)
+
+/* What a verified assertion says. */
+struct assertion_claims {
+    char subject[ASSERTION_SUBJECT_MAX + 1]; /* iss = sub */
+    char jti[ASSERTION_JTI_MAX + 1];
+    int64_t exp;
+};
+
+/*
+ * assertion_subject reads the "iss" of an assertion *without verifying it*, so the caller can
+ * find the registered key to verify it with. It checks the header as assertion_verify does;
+ * what names the assertion in sentences ("the client assertion", "the assertion").
+ * Returns ERR_OK with the iss in out; ERR_AUTH with a sentence in why (out "") for a
+ * malformed assertion or an iss that is not a string of 1 to ASSERTION_SUBJECT_MAX bytes;
+ * ERR_NOMEM.
+ */
+enum err assertion_subject(const char *jws, size_t len, const char *what,
+                           char out[static ASSERTION_SUBJECT_MAX + 1],
+                           char why[static ASSERTION_WHY_MAX]) ERR_WUR;
+
+/*
+ * assertion_verify checks the assertion jws[0..len) at time now against the registered key pk,
+ * the expected subject (iss = sub), the issuer and the token endpoint URL, by the rules above.
+ * what names the assertion in sentences ("the client assertion", "the assertion"). Returns
+ * ERR_OK with *out filled; ERR_AUTH with one sentence in why naming the failed check (*out
+ * zeroed); ERR_NOMEM.
+ */
+enum err assertion_verify(const char *jws, size_t len, const uint8_t pk[static KEYS_PUBLIC_BYTES],
+                          const char *subject, const char *issuer, const char *token_endpoint,
+                          int64_t now, const char *what, struct assertion_claims *out,
+                          char why[static ASSERTION_WHY_MAX]) ERR_WUR;
+
+/*
+ * assertion_jti_use records that who (a client id, or ASSERTION_PATIENT_PREFIX ‖ NHS number)
+ * used jti in an assertion that expires at exp, at the sequencer's time now. First it forgets
+ * who's remembered jtis that can no longer be accepted (exp + TOKEN_LEEWAY <= now), so the
+ * table stays bounded by the assertions still alive. Returns ERR_OK; ERR_AUTH (why set) if the
+ * assertion has expired by now; ERR_CONFLICT (why set) if who used jti already; ERR_INVAL (why
+ * set) for an empty or too long who or jti; ERR_NOMEM or ERR_STORAGE. On any failure nothing
+ * is recorded (the caller's nested transaction is aborted).
+ */
+enum err assertion_jti_use(struct store_txn *t, const char *who, const char *jti, int64_t exp,
+                           int64_t now, char why[static STATE_WHY_MAX]) ERR_WUR;
+
+#endif

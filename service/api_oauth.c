@@ -1,0 +1,469 @@
+/*
+ * api_oauth: the OAuth 2.0 endpoints. GET /.well-known/oauth-authorization-server (RFC 8414),
+ * GET /.well-known/jwks.json, and POST /oauth2/token with two grants: client_credentials with
+ * private_key_jwt client authentication (RFC 7523 §2.2), and a patient's JWT-bearer grant
+ * (RFC 7523 §2.1). The assertion rules are assertion.c's; this file picks the key, maps the
+ * client's roles to scopes, makes the assertion's jti durable through the sequencer and only
+ * then mints the token. Assertions and tokens are never logged.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "consentd/api.h"
+#include "consentd/assertion.h"
+#include "consentd/b64.h"
+#include "consentd/clients.h"
+#include "consentd/nhs.h"
+#include "consentd/patients.h"
+#include "consentd/xmalloc.h"
+
+#define API_OAUTH_TOKEN_PATH "/oauth2/token"
+#define API_OAUTH_JWKS_PATH  "/.well-known/jwks.json"
+#define API_OAUTH_URL_MAX    (TOKEN_ISSUER_MAX + 64)
+#define API_OAUTH_CC         "client_credentials"
+#define API_OAUTH_JWT_BEARER "urn:ietf:params:oauth:grant-type:jwt-bearer"
+#define API_OAUTH_CA_TYPE    "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+
+/* Who an assertion speaks for. */
+enum api_oauth_kind { API_OAUTH_CLIENT, API_OAUTH_PATIENT };
+
+/*
+ * The token request between the handler and the write that makes its jti durable: the check's
+ * context (freed by http_submit after done), also read by done to mint the token.
+ */
+struct api_oauth_req {
+    enum api_oauth_kind kind;
+    char id[ASSERTION_SUBJECT_MAX + 1]; /* client id or NHS number */
+    char who[ASSERTION_WHO_MAX + 1];    /* the jti table's prefix */
+    char jti[ASSERTION_JTI_MAX + 1];
+    int64_t exp;
+    uint8_t pk[KEYS_PUBLIC_BYTES]; /* the key that verified the assertion */
+    unsigned scopes;
+};
+
+/*
+ * api_oauth_url writes the issuer followed by path (without doubling a '/') into out, which
+ * holds API_OAUTH_URL_MAX bytes.
+ */
+static void
+api_oauth_url(const struct http_app *app, const char *path, char out[static API_OAUTH_URL_MAX])
+{
+    const char *iss = app->cfg->issuer;
+    size_t n = strlen(iss);
+
+    if (n > 0 && iss[n - 1] == '/')
+        n--;
+    snprintf(out, API_OAUTH_URL_MAX, "%.*s%s", (int)n, iss, path);
+}
+
+void
+api_oauth_metadata(struct http_call *c)
+{
+    const struct http_app *app = http_app_of(c);
+    char url[API_OAUTH_URL_MAX];
+    cJSON *j = cJSON_CreateObject(), *a;
+
+    cJSON_AddStringToObject(j, "issuer", app->cfg->issuer);
+    api_oauth_url(app, API_OAUTH_TOKEN_PATH, url);
+    cJSON_AddStringToObject(j, "token_endpoint", url);
+    api_oauth_url(app, API_OAUTH_JWKS_PATH, url);
+    cJSON_AddStringToObject(j, "jwks_uri", url);
+    a = cJSON_AddArrayToObject(j, "grant_types_supported");
+    cJSON_AddItemToArray(a, cJSON_CreateString(API_OAUTH_CC));
+    cJSON_AddItemToArray(a, cJSON_CreateString(API_OAUTH_JWT_BEARER));
+    a = cJSON_AddArrayToObject(j, "token_endpoint_auth_methods_supported");
+    cJSON_AddItemToArray(a, cJSON_CreateString("private_key_jwt"));
+    a = cJSON_AddArrayToObject(j, "token_endpoint_auth_signing_alg_values_supported");
+    cJSON_AddItemToArray(a, cJSON_CreateString("EdDSA"));
+    cJSON_AddItemToArray(a, cJSON_CreateString("Ed25519"));
+    a = cJSON_AddArrayToObject(j, "scopes_supported");
+    cJSON_AddItemToArray(a, cJSON_CreateString("enrol"));
+    cJSON_AddItemToArray(a, cJSON_CreateString("pointers"));
+    cJSON_AddItemToArray(a, cJSON_CreateString("audit"));
+    cJSON_AddItemToArray(a, cJSON_CreateString("introspect"));
+    cJSON_AddItemToArray(a, cJSON_CreateString("patient"));
+    /* RFC 8414 §2 requires it; there is no authorization endpoint, so no response types. */
+    cJSON_AddArrayToObject(j, "response_types_supported");
+    http_reply_json(c, 200, j);
+    cJSON_Delete(j);
+}
+
+void
+api_oauth_jwks(struct http_call *c)
+{
+    const struct token_signer *s = http_app_of(c)->tokens;
+    char x[64];
+    cJSON *j = cJSON_CreateObject(), *keys, *k;
+
+    keys = cJSON_AddArrayToObject(j, "keys");
+    if (b64_encode(s->pk, sizeof(s->pk), B64_URL, x, sizeof(x)) != ERR_OK) {
+        cJSON_Delete(j);
+        http_reply_problem(c, 500, "internal", "Internal error", "cannot encode the token key");
+        return;
+    }
+    k = cJSON_CreateObject();
+    cJSON_AddStringToObject(k, "kty", "OKP");
+    cJSON_AddStringToObject(k, "crv", "Ed25519");
+    cJSON_AddStringToObject(k, "x", x);
+    cJSON_AddStringToObject(k, "kid", s->kid);
+    cJSON_AddStringToObject(k, "alg", "EdDSA");
+    cJSON_AddStringToObject(k, "use", "sig");
+    cJSON_AddItemToArray(keys, k);
+    http_reply_json(c, 200, j);
+    cJSON_Delete(j);
+}
+
+/* api_oauth_role_scopes returns the scopes a client's roles allow (DESIGN.md §3, §6). */
+static unsigned
+api_oauth_role_scopes(unsigned roles)
+{
+    unsigned s = 0;
+
+    if ((roles & POLICY_ROLE_CUSTODIAN) != 0)
+        s |= TOKEN_SCOPE_POINTERS | TOKEN_SCOPE_INTROSPECT;
+    if ((roles & POLICY_ROLE_ENROLLER) != 0)
+        s |= TOKEN_SCOPE_ENROL;
+    if ((roles & POLICY_ROLE_AUDITOR) != 0)
+        s |= TOKEN_SCOPE_AUDIT;
+    return s;
+}
+
+/*
+ * api_oauth_check runs in the sequencer's transaction, in log order: the client must still be
+ * active (the patient's key still current) with the key that verified the assertion, and the
+ * jti must be new; then it is remembered, durably with this write.
+ */
+static enum err
+api_oauth_check(struct store_txn *t, struct seq_write *w)
+{
+    const struct api_oauth_req *r = w->check_ctx;
+    struct clients_client cl;
+    struct patients_patient pt;
+    enum err rc;
+
+    if (r->kind == API_OAUTH_CLIENT) {
+        rc = clients_get(t, r->id, &cl);
+        if (rc == ERR_NOTFOUND || (rc == ERR_OK && cl.retired)) {
+            snprintf(w->why, sizeof(w->why), "client %s is %s", r->id,
+                     rc == ERR_OK ? "retired" : "not registered");
+            return ERR_AUTH;
+        }
+        if (rc != ERR_OK)
+            return rc;
+        if (memcmp(cl.pk, r->pk, KEYS_PUBLIC_BYTES) != 0) {
+            snprintf(w->why, sizeof(w->why), "client %s's registered key changed", r->id);
+            return ERR_AUTH;
+        }
+    } else {
+        rc = patients_get(t, r->id, &pt);
+        if (rc == ERR_NOTFOUND) {
+            snprintf(w->why, sizeof(w->why), "NHS number %s is not enrolled", r->id);
+            return ERR_AUTH;
+        }
+        if (rc != ERR_OK)
+            return rc;
+        if (memcmp(pt.pk, r->pk, KEYS_PUBLIC_BYTES) != 0) {
+            snprintf(w->why, sizeof(w->why),
+                     "the assertion is signed by a key that is no longer the patient's key");
+            return ERR_AUTH;
+        }
+    }
+    return assertion_jti_use(t, r->who, r->jti, r->exp, w->now, w->why);
+}
+
+/* api_oauth_refuse answers a failed authentication: 401 for a client, 400 for a grant. */
+static void
+api_oauth_refuse(struct http_call *c, enum api_oauth_kind kind, const char *why)
+{
+    if (kind == API_OAUTH_CLIENT)
+        http_reply_oauth_error(c, 401, "invalid_client", "%s", why);
+    else
+        http_reply_oauth_error(c, 400, "invalid_grant", "%s", why);
+}
+
+static void
+api_oauth_issued(struct http_call *c, const struct seq_write *w)
+{
+    const struct api_oauth_req *r = w->check_ctx;
+    const struct token_signer *s = http_app_of(c)->tokens;
+    struct token_claims tc;
+    char scope[128], *token = NULL;
+    cJSON *j;
+
+    switch (w->rc) {
+    case ERR_OK:
+        break;
+    case ERR_AUTH:
+    case ERR_CONFLICT:
+    case ERR_INVAL:
+        api_oauth_refuse(c, r->kind, w->why);
+        return;
+    case ERR_UNAVAIL:
+        http_reply_unavailable(c, w->why);
+        return;
+    case ERR_NOMEM:
+    case ERR_NOTFOUND:
+    case ERR_BADSIG:
+    case ERR_STORAGE:
+    case ERR_TOOBIG:
+    case ERR_IO:
+    case ERR_PERM:
+    case ERR_EXISTS:
+        http_reply_oauth_error(c, 500, "server_error", "the token could not be issued (%s)",
+                               err_str(w->rc));
+        return;
+    }
+    memset(&tc, 0, sizeof(tc));
+    if (r->kind == API_OAUTH_CLIENT) {
+        snprintf(tc.sub, sizeof(tc.sub), "%s", r->id);
+        snprintf(tc.client_id, sizeof(tc.client_id), "%s", r->id);
+    } else {
+        snprintf(tc.sub, sizeof(tc.sub), "%s", r->id);
+        snprintf(tc.client_id, sizeof(tc.client_id), "%s", TOKEN_PATIENT_CID);
+        snprintf(tc.nhs, sizeof(tc.nhs), "%.10s", r->id);
+    }
+    tc.scopes = r->scopes;
+    tc.iat = (int64_t)time(NULL);
+    tc.exp = tc.iat + TOKEN_LIFETIME;
+    if (token_mint(s, &tc, &token) != ERR_OK) {
+        http_reply_oauth_error(c, 500, "server_error", "the token could not be signed");
+        return;
+    }
+    token_scope_format(tc.scopes, scope, sizeof(scope));
+    j = cJSON_CreateObject();
+    cJSON_AddStringToObject(j, "access_token", token);
+    cJSON_AddStringToObject(j, "token_type", "Bearer");
+    cJSON_AddNumberToObject(j, "expires_in", TOKEN_LIFETIME);
+    cJSON_AddStringToObject(j, "scope", scope);
+    /* http_reply adds Cache-Control: no-store, as RFC 6749 §5.1 requires. */
+    http_reply_json(c, 200, j);
+    cJSON_Delete(j);
+    free(token);
+}
+
+/* api_oauth_scopes decides the scopes of the token: those asked for, all within allowed. */
+static bool
+api_oauth_scopes(struct http_call *c, const char *asked, unsigned allowed, const char *who,
+                 unsigned *out)
+{
+    char list[128];
+    const char *bad = NULL;
+    unsigned want;
+
+    *out = 0;
+    if (asked == NULL || asked[strspn(asked, " ")] == '\0') {
+        if (allowed == 0) {
+            http_reply_oauth_error(c, 400, "invalid_scope",
+                                   "the roles of %s allow none of the scopes enrol, pointers, "
+                                   "audit and introspect",
+                                   who);
+            return false;
+        }
+        *out = allowed;
+        return true;
+    }
+    if (token_scope_parse(asked, &want, &bad) != ERR_OK) {
+        http_reply_oauth_error(c, 400, "invalid_scope",
+                               "scope \"%.*s\" is unknown; the scopes are enrol, pointers, audit, "
+                               "introspect and patient",
+                               (int)strcspn(bad, " "), bad);
+        return false;
+    }
+    if ((want & ~allowed) != 0) {
+        token_scope_format(want & ~allowed, list, sizeof(list));
+        http_reply_oauth_error(c, 400, "invalid_scope", "%s may not have scope %s", who, list);
+        return false;
+    }
+    *out = want;
+    return true;
+}
+
+/* The form parameters of POST /oauth2/token, in this order. */
+enum { P_GRANT_TYPE, P_CA_TYPE, P_CA, P_SCOPE, P_CLIENT_ID, P_ASSERTION, P_COUNT };
+
+/*
+ * api_oauth_client authenticates a client_credentials request: the client named by the
+ * assertion's iss (and client_id, if given), active, whose registered key verified it.
+ */
+static void
+api_oauth_client(struct http_call *c, const char **p)
+{
+    const struct http_app *app = http_app_of(c);
+    char why[ASSERTION_WHY_MAX], id[ASSERTION_SUBJECT_MAX + 1], endpoint[API_OAUTH_URL_MAX];
+    char who[CLIENTS_ID_MAX + 16];
+    struct assertion_claims claims;
+    struct clients_client cl;
+    struct api_oauth_req *r;
+    struct store_txn *t = NULL;
+    unsigned scopes;
+    enum err rc;
+
+    if (p[P_ASSERTION] != NULL) {
+        http_reply_oauth_error(c, 400, "invalid_request",
+                               "\"assertion\" belongs to the jwt-bearer grant; a client sends "
+                               "client_assertion");
+        return;
+    }
+    if (p[P_CA_TYPE] == NULL || p[P_CA] == NULL) {
+        http_reply_oauth_error(c, 401, "invalid_client",
+                               "clients authenticate with private_key_jwt: send "
+                               "client_assertion_type=" API_OAUTH_CA_TYPE
+                               " and client_assertion (RFC 7523)");
+        return;
+    }
+    if (strcmp(p[P_CA_TYPE], API_OAUTH_CA_TYPE) != 0) {
+        http_reply_oauth_error(c, 401, "invalid_client",
+                               "client_assertion_type must be " API_OAUTH_CA_TYPE);
+        return;
+    }
+    if (assertion_subject(p[P_CA], strlen(p[P_CA]), "the client assertion", id, why) != ERR_OK) {
+        http_reply_oauth_error(c, 401, "invalid_client", "%s", why);
+        return;
+    }
+    if (p[P_CLIENT_ID] != NULL && strcmp(p[P_CLIENT_ID], id) != 0) {
+        http_reply_oauth_error(c, 401, "invalid_client",
+                               "client_id does not match the client assertion's \"iss\"");
+        return;
+    }
+    rc = store_begin(app->store, false, &t);
+    if (rc == ERR_OK)
+        rc = clients_get(t, id, &cl);
+    store_abort(t);
+    if (rc == ERR_NOTFOUND) {
+        http_reply_oauth_error(c, 401, "invalid_client",
+                               "client \"%.64s\" (the client assertion's \"iss\") is not "
+                               "registered",
+                               id);
+        return;
+    }
+    if (rc != ERR_OK) {
+        http_reply_oauth_error(c, 500, "server_error", "could not read the client (%s)",
+                               err_str(rc));
+        return;
+    }
+    if (cl.retired) {
+        http_reply_oauth_error(c, 401, "invalid_client", "client %s is retired", id);
+        return;
+    }
+    api_oauth_url(app, API_OAUTH_TOKEN_PATH, endpoint);
+    rc = assertion_verify(p[P_CA], strlen(p[P_CA]), cl.pk, id, app->cfg->issuer, endpoint,
+                          (int64_t)time(NULL), "the client assertion", &claims, why);
+    if (rc != ERR_OK) {
+        http_reply_oauth_error(c, rc == ERR_AUTH ? 401 : 500,
+                               rc == ERR_AUTH ? "invalid_client" : "server_error", "%s", why);
+        return;
+    }
+    snprintf(who, sizeof(who), "client %.64s", id);
+    if (!api_oauth_scopes(c, p[P_SCOPE], api_oauth_role_scopes(cl.roles), who, &scopes))
+        return;
+    r = xcalloc(1, sizeof(*r));
+    r->kind = API_OAUTH_CLIENT;
+    memcpy(r->id, id, strlen(id) + 1);
+    memcpy(r->who, id, strlen(id) + 1);
+    memcpy(r->jti, claims.jti, sizeof(r->jti));
+    r->exp = claims.exp;
+    memcpy(r->pk, cl.pk, sizeof(r->pk));
+    r->scopes = scopes;
+    http_submit(c, "", NULL, 0, api_oauth_check, r, api_oauth_issued);
+}
+
+/*
+ * api_oauth_patient checks a JWT-bearer grant: an assertion by an enrolled patient's current
+ * key, whose iss and sub are their NHS number. Failures are invalid_grant (RFC 7523 §3.1).
+ */
+static void
+api_oauth_patient(struct http_call *c, const char **p)
+{
+    const struct http_app *app = http_app_of(c);
+    char why[ASSERTION_WHY_MAX], nhs[ASSERTION_SUBJECT_MAX + 1], endpoint[API_OAUTH_URL_MAX];
+    struct assertion_claims claims;
+    struct patients_patient pt;
+    struct api_oauth_req *r;
+    struct store_txn *t = NULL;
+    unsigned scopes;
+    enum err rc;
+
+    if (p[P_CA_TYPE] != NULL || p[P_CA] != NULL || p[P_CLIENT_ID] != NULL) {
+        http_reply_oauth_error(c, 400, "invalid_request",
+                               "the jwt-bearer grant takes no client authentication: send only "
+                               "grant_type, assertion and optionally scope");
+        return;
+    }
+    if (p[P_ASSERTION] == NULL) {
+        http_reply_oauth_error(c, 400, "invalid_request",
+                               "the jwt-bearer grant needs \"assertion\": a JWS signed by the "
+                               "patient's key (RFC 7523 §2.1)");
+        return;
+    }
+    if (assertion_subject(p[P_ASSERTION], strlen(p[P_ASSERTION]), "the assertion", nhs, why) !=
+        ERR_OK) {
+        http_reply_oauth_error(c, 400, "invalid_grant", "%s", why);
+        return;
+    }
+    if (!nhs_valid(nhs)) {
+        http_reply_oauth_error(c, 400, "invalid_grant",
+                               "the assertion's \"iss\" must be the patient's NHS number: ten "
+                               "digits with a valid Modulus 11 check digit");
+        return;
+    }
+    rc = store_begin(app->store, false, &t);
+    if (rc == ERR_OK)
+        rc = patients_get(t, nhs, &pt);
+    store_abort(t);
+    if (rc == ERR_NOTFOUND) {
+        http_reply_oauth_error(c, 400, "invalid_grant",
+                               "NHS number %s (the assertion's \"iss\") is not enrolled", nhs);
+        return;
+    }
+    if (rc != ERR_OK) {
+        http_reply_oauth_error(c, 500, "server_error", "could not read the patient (%s)",
+                               err_str(rc));
+        return;
+    }
+    api_oauth_url(app, API_OAUTH_TOKEN_PATH, endpoint);
+    rc = assertion_verify(p[P_ASSERTION], strlen(p[P_ASSERTION]), pt.pk, nhs, app->cfg->issuer,
+                          endpoint, (int64_t)time(NULL), "the assertion", &claims, why);
+    if (rc != ERR_OK) {
+        http_reply_oauth_error(c, rc == ERR_AUTH ? 400 : 500,
+                               rc == ERR_AUTH ? "invalid_grant" : "server_error", "%s", why);
+        return;
+    }
+    if (!api_oauth_scopes(c, p[P_SCOPE], TOKEN_SCOPE_PATIENT, "a patient", &scopes))
+        return;
+    r = xcalloc(1, sizeof(*r));
+    r->kind = API_OAUTH_PATIENT;
+    memcpy(r->id, nhs, strlen(nhs) + 1);
+    snprintf(r->who, sizeof(r->who), "%s%s", ASSERTION_PATIENT_PREFIX, nhs);
+    memcpy(r->jti, claims.jti, sizeof(r->jti));
+    r->exp = claims.exp;
+    memcpy(r->pk, pt.pk, sizeof(r->pk));
+    r->scopes = scopes;
+    http_submit(c, "", NULL, 0, api_oauth_check, r, api_oauth_issued);
+}
+
+void
+api_oauth_token(struct http_call *c)
+{
+    static const char *const names[P_COUNT] = {"grant_type",       "client_assertion_type",
+                                               "client_assertion", "scope",
+                                               "client_id",        "assertion"};
+    const char *p[P_COUNT];
+
+    if (!http_form(c, names, P_COUNT, p, true))
+        return;
+    if (p[P_GRANT_TYPE] == NULL) {
+        http_reply_oauth_error(
+            c, 400, "invalid_request",
+            "grant_type is missing: send client_credentials or " API_OAUTH_JWT_BEARER);
+        return;
+    }
+    if (strcmp(p[P_GRANT_TYPE], API_OAUTH_CC) == 0)
+        api_oauth_client(c, p);
+    else if (strcmp(p[P_GRANT_TYPE], API_OAUTH_JWT_BEARER) == 0)
+        api_oauth_patient(c, p);
+    else
+        http_reply_oauth_error(c, 400, "unsupported_grant_type",
+                               "grant_type must be client_credentials or " API_OAUTH_JWT_BEARER);
+}

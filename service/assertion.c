@@ -1,0 +1,344 @@
+/*
+ * assertion: verifying RFC 7523 assertions and remembering their jtis.
+ */
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <cJSON.h>
+
+#include "consentd/assertion.h"
+#include "consentd/jws.h"
+#include "consentd/xmalloc.h"
+
+#define ASSERTION_MAX_AUD    16                 /* members of an "aud" array */
+#define ASSERTION_MAX_TIME   9007199254740992.0 /* 2^53: exact in a double */
+#define ASSERTION_KEY_MAX    (ASSERTION_WHO_MAX + 1 + ASSERTION_JTI_MAX)
+#define ASSERTION_PURGE_STEP 64 /* keys collected per scan while forgetting */
+
+/* assertion_typ_ok accepts no "typ", or one that names a JWT assertion (RFC 7523, 7523bis). */
+static bool
+assertion_typ_ok(const cJSON *hdr)
+{
+    const cJSON *typ = cJSON_GetObjectItemCaseSensitive(hdr, "typ");
+
+    if (typ == NULL)
+        return true;
+    return cJSON_IsString(typ) && (strcasecmp(typ->valuestring, "JWT") == 0 ||
+                                   strcasecmp(typ->valuestring, "client-authentication+jwt") == 0);
+}
+
+/* assertion_header checks what the JWS header may say beyond jws.c's rules. */
+static enum err
+assertion_header(const cJSON *hdr, const uint8_t *pk, const char *what,
+                 char why[static ASSERTION_WHY_MAX])
+{
+    const cJSON *kid = cJSON_GetObjectItemCaseSensitive(hdr, "kid");
+    char mine[KEYS_KID_LEN + 1];
+
+    if (!assertion_typ_ok(hdr)) {
+        snprintf(why, ASSERTION_WHY_MAX,
+                 "%s's header \"typ\" must be absent, \"JWT\" or \"client-authentication+jwt\"",
+                 what);
+        return ERR_AUTH;
+    }
+    if (kid == NULL)
+        return ERR_OK;
+    if (pk != NULL) {
+        keys_kid(pk, mine);
+        if (cJSON_IsString(kid) && strcmp(kid->valuestring, mine) == 0)
+            return ERR_OK;
+    } else if (cJSON_IsString(kid)) {
+        return ERR_OK;
+    }
+    snprintf(why, ASSERTION_WHY_MAX,
+             "%s's header \"kid\" does not name the registered key (its kid is the base64url "
+             "SHA-256 of the public key); leave \"kid\" out, since the registered key decides",
+             what);
+    return ERR_AUTH;
+}
+
+enum err
+assertion_subject(const char *jws, size_t len, const char *what,
+                  char out[static ASSERTION_SUBJECT_MAX + 1], char why[static ASSERTION_WHY_MAX])
+{
+    struct jws_parts p = {0};
+    const char *jwhy = NULL;
+    const cJSON *iss;
+    enum err rc;
+
+    out[0] = '\0';
+    why[0] = '\0';
+    rc = jws_decode(jws, len, &p, &jwhy);
+    if (rc == ERR_NOMEM)
+        goto out;
+    if (rc != ERR_OK) {
+        snprintf(why, ASSERTION_WHY_MAX, "%s is not an acceptable JWS: %s", what,
+                 jwhy != NULL ? jwhy : "malformed");
+        rc = ERR_AUTH;
+        goto out;
+    }
+    rc = assertion_header(p.header, NULL, what, why);
+    if (rc != ERR_OK)
+        goto out;
+    iss = cJSON_GetObjectItemCaseSensitive(p.payload, "iss");
+    if (!cJSON_IsString(iss) || strlen(iss->valuestring) == 0 ||
+        strlen(iss->valuestring) > ASSERTION_SUBJECT_MAX) {
+        snprintf(why, ASSERTION_WHY_MAX,
+                 "%s's \"iss\" must be a string of 1 to %d bytes naming who signed it", what,
+                 ASSERTION_SUBJECT_MAX);
+        rc = ERR_AUTH;
+        goto out;
+    }
+    memcpy(out, iss->valuestring, strlen(iss->valuestring) + 1);
+out:
+    jws_parts_clear(&p);
+    return rc;
+}
+
+/*
+ * assertion_time reads NumericDate member name of o into *v. present is false when the member
+ * is absent; ERR_AUTH if it is not a number from 0 to 2^53.
+ */
+static enum err
+assertion_time(const cJSON *o, const char *name, bool *present, int64_t *v)
+{
+    const cJSON *m = cJSON_GetObjectItemCaseSensitive(o, name);
+
+    *present = m != NULL;
+    *v = 0;
+    if (m == NULL)
+        return ERR_OK;
+    if (!cJSON_IsNumber(m) || !(m->valuedouble >= 0) || m->valuedouble > ASSERTION_MAX_TIME)
+        return ERR_AUTH;
+    *v = (int64_t)m->valuedouble;
+    return ERR_OK;
+}
+
+/* assertion_aud_ok is true if aud is issuer or endpoint, or an array holding one of them. */
+static bool
+assertion_aud_ok(const cJSON *aud, const char *issuer, const char *endpoint)
+{
+    const cJSON *a;
+    bool found = false;
+    int n = 0;
+
+    if (cJSON_IsString(aud))
+        return strcmp(aud->valuestring, issuer) == 0 || strcmp(aud->valuestring, endpoint) == 0;
+    if (!cJSON_IsArray(aud))
+        return false;
+    cJSON_ArrayForEach(a, aud)
+    {
+        if (!cJSON_IsString(a) || ++n > ASSERTION_MAX_AUD)
+            return false;
+        if (strcmp(a->valuestring, issuer) == 0 || strcmp(a->valuestring, endpoint) == 0)
+            found = true;
+    }
+    return found;
+}
+
+/* assertion_text_ok is true for 1 to max bytes without control characters. */
+static bool
+assertion_text_ok(const char *s, size_t max)
+{
+    size_t n = strlen(s), i;
+
+    if (n == 0 || n > max)
+        return false;
+    for (i = 0; i < n; i++)
+        if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
+            return false;
+    return true;
+}
+
+enum err
+assertion_verify(const char *jws, size_t len, const uint8_t pk[static KEYS_PUBLIC_BYTES],
+                 const char *subject, const char *issuer, const char *token_endpoint, int64_t now,
+                 const char *what, struct assertion_claims *out, char why[static ASSERTION_WHY_MAX])
+{
+    struct jws_parts p = {0};
+    const char *jwhy = NULL;
+    const cJSON *iss, *sub, *jti;
+    int64_t exp, iat, nbf;
+    bool has_exp, has_iat, has_nbf;
+    enum err rc;
+
+    memset(out, 0, sizeof(*out));
+    why[0] = '\0';
+    rc = jws_verify(jws, len, pk, &p, &jwhy);
+    if (rc == ERR_NOMEM)
+        goto out;
+    if (rc == ERR_BADSIG) {
+        snprintf(why, ASSERTION_WHY_MAX,
+                 "%s's signature does not verify with the registered key of %s", what, subject);
+        rc = ERR_AUTH;
+        goto out;
+    }
+    if (rc != ERR_OK) {
+        snprintf(why, ASSERTION_WHY_MAX, "%s is not an acceptable JWS: %s", what,
+                 jwhy != NULL ? jwhy : "malformed");
+        rc = ERR_AUTH;
+        goto out;
+    }
+    rc = assertion_header(p.header, pk, what, why);
+    if (rc != ERR_OK)
+        goto out;
+    rc = ERR_AUTH;
+    iss = cJSON_GetObjectItemCaseSensitive(p.payload, "iss");
+    sub = cJSON_GetObjectItemCaseSensitive(p.payload, "sub");
+    if (!cJSON_IsString(iss) || strcmp(iss->valuestring, subject) != 0) {
+        snprintf(why, ASSERTION_WHY_MAX, "%s's \"iss\" must be \"%.128s\"", what, subject);
+        goto out;
+    }
+    if (!cJSON_IsString(sub) || strcmp(sub->valuestring, subject) != 0) {
+        snprintf(why, ASSERTION_WHY_MAX, "%s's \"sub\" must be \"%.128s\", the same as \"iss\"",
+                 what, subject);
+        goto out;
+    }
+    if (!assertion_aud_ok(cJSON_GetObjectItemCaseSensitive(p.payload, "aud"), issuer,
+                          token_endpoint)) {
+        snprintf(why, ASSERTION_WHY_MAX,
+                 "%s's \"aud\" must be the issuer %.80s or the token endpoint %.96s", what, issuer,
+                 token_endpoint);
+        goto out;
+    }
+    if (assertion_time(p.payload, "exp", &has_exp, &exp) != ERR_OK || !has_exp) {
+        snprintf(why, ASSERTION_WHY_MAX, "%s must have an \"exp\": a time in seconds since 1970",
+                 what);
+        goto out;
+    }
+    if (exp + TOKEN_LEEWAY <= now) {
+        snprintf(why, ASSERTION_WHY_MAX,
+                 "%s has expired: \"exp\" is %lld s in the past (the leeway is %d s)", what,
+                 (long long)(now - exp), TOKEN_LEEWAY);
+        goto out;
+    }
+    if (exp - now > ASSERTION_MAX_AHEAD) {
+        snprintf(why, ASSERTION_WHY_MAX,
+                 "%s's \"exp\" is %lld s ahead; it may be at most %d s (5 minutes) ahead", what,
+                 (long long)(exp - now), ASSERTION_MAX_AHEAD);
+        goto out;
+    }
+    if (assertion_time(p.payload, "iat", &has_iat, &iat) != ERR_OK) {
+        snprintf(why, ASSERTION_WHY_MAX, "%s's \"iat\" must be a time in seconds since 1970", what);
+        goto out;
+    }
+    if (has_iat && iat > now + TOKEN_LEEWAY) {
+        snprintf(why, ASSERTION_WHY_MAX,
+                 "%s's \"iat\" is %lld s in the future (the leeway is %d s): check the clock", what,
+                 (long long)(iat - now), TOKEN_LEEWAY);
+        goto out;
+    }
+    if (assertion_time(p.payload, "nbf", &has_nbf, &nbf) != ERR_OK) {
+        snprintf(why, ASSERTION_WHY_MAX, "%s's \"nbf\" must be a time in seconds since 1970", what);
+        goto out;
+    }
+    if (has_nbf && nbf > now + TOKEN_LEEWAY) {
+        snprintf(why, ASSERTION_WHY_MAX,
+                 "%s is not valid yet: \"nbf\" is %lld s in the future (the leeway is %d s)", what,
+                 (long long)(nbf - now), TOKEN_LEEWAY);
+        goto out;
+    }
+    jti = cJSON_GetObjectItemCaseSensitive(p.payload, "jti");
+    if (!cJSON_IsString(jti) || !assertion_text_ok(jti->valuestring, ASSERTION_JTI_MAX)) {
+        snprintf(why, ASSERTION_WHY_MAX,
+                 "%s must have a \"jti\": a unique string of 1 to %d bytes without control "
+                 "characters",
+                 what, ASSERTION_JTI_MAX);
+        goto out;
+    }
+    if (strlen(subject) > ASSERTION_SUBJECT_MAX) {
+        snprintf(why, ASSERTION_WHY_MAX, "%s names a subject that is too long", what);
+        goto out;
+    }
+    memcpy(out->subject, subject, strlen(subject) + 1);
+    memcpy(out->jti, jti->valuestring, strlen(jti->valuestring) + 1);
+    out->exp = exp;
+    rc = ERR_OK;
+out:
+    jws_parts_clear(&p);
+    return rc;
+}
+
+/* What the purge scan collects: the keys of expired jtis (a bounded batch per scan). */
+struct assertion_purge {
+    int64_t now;
+    size_t n;
+    size_t len[ASSERTION_PURGE_STEP];
+    uint8_t key[ASSERTION_PURGE_STEP][ASSERTION_KEY_MAX];
+};
+
+static enum err
+assertion_purge_scan(void *ctx, const void *key, size_t key_len, const void *val, size_t val_len)
+{
+    struct assertion_purge *p = ctx;
+    uint64_t exp;
+    enum err rc;
+
+    rc = store_u64_val(val, val_len, &exp);
+    if (rc != ERR_OK)
+        return rc;
+    if (key_len > ASSERTION_KEY_MAX)
+        return ERR_STORAGE;
+    if (exp > (uint64_t)INT64_MAX - TOKEN_LEEWAY || (int64_t)exp + TOKEN_LEEWAY > p->now)
+        return ERR_OK;
+    memcpy(p->key[p->n], key, key_len);
+    p->len[p->n] = key_len;
+    p->n++;
+    /* A full batch stops the scan; the caller deletes it and scans again. */
+    return p->n == ASSERTION_PURGE_STEP ? ERR_EXISTS : ERR_OK;
+}
+
+enum err
+assertion_jti_use(struct store_txn *t, const char *who, const char *jti, int64_t exp, int64_t now,
+                  char why[static STATE_WHY_MAX])
+{
+    struct assertion_purge *p = NULL;
+    uint8_t key[ASSERTION_KEY_MAX], val[8];
+    size_t wlen = strlen(who), jlen = strlen(jti), i;
+    enum err rc;
+
+    if (wlen == 0 || wlen > ASSERTION_WHO_MAX || jlen == 0 || jlen > ASSERTION_JTI_MAX) {
+        snprintf(why, STATE_WHY_MAX, "an assertion's issuer and jti must be 1 to %d bytes",
+                 ASSERTION_JTI_MAX);
+        return ERR_INVAL;
+    }
+    if (exp < 0) {
+        snprintf(why, STATE_WHY_MAX, "the assertion's \"exp\" is not a valid time");
+        return ERR_INVAL;
+    }
+    if (exp + TOKEN_LEEWAY <= now) {
+        snprintf(why, STATE_WHY_MAX, "the assertion has expired (\"exp\" with a %d s leeway)",
+                 TOKEN_LEEWAY);
+        return ERR_AUTH;
+    }
+    memcpy(key, who, wlen);
+    key[wlen] = 0x00;
+    p = xcalloc(1, sizeof(*p));
+    p->now = now;
+    do {
+        p->n = 0;
+        rc = store_scan(t, STORE_JTI, key, wlen + 1, assertion_purge_scan, p);
+        if (rc != ERR_OK)
+            goto out;
+        for (i = 0; i < p->n; i++) {
+            rc = store_del(t, STORE_JTI, p->key[i], p->len[i]);
+            if (rc != ERR_OK) {
+                rc = ERR_STORAGE;
+                goto out;
+            }
+        }
+    } while (p->n == ASSERTION_PURGE_STEP);
+    memcpy(key + wlen + 1, jti, jlen);
+    store_u64_key((uint64_t)exp, val);
+    rc = store_put(t, STORE_JTI, key, wlen + 1 + jlen, val, sizeof(val), true, false);
+    if (rc == ERR_CONFLICT)
+        snprintf(why, STATE_WHY_MAX,
+                 "the assertion's \"jti\" was used already: an assertion is single use, so make "
+                 "a new one (with a new jti) for every request");
+out:
+    free(p);
+    return rc;
+}

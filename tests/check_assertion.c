@@ -1,0 +1,640 @@
+/*
+ * check_assertion: RFC 7523 assertions at the token endpoint: every rule of assertion.h, each
+ * attack refused with the sentence that names it, every truncation and flipped bit refused, and
+ * the single-use jti table (durable across a reopen, bounded by forgetting expired jtis).
+ */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <check.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+
+#include "consentd/assertion.h"
+#include "consentd/b64.h"
+#include "consentd/keys.h"
+#include "consentd/sig.h"
+#include "consentd/store.h"
+#include "suites.h"
+#include "testutil.h"
+
+#define MAP      (64u * 1024 * 1024)
+#define NOW      1800000000LL
+#define ISSUER   "https://consentd.example"
+#define ENDPOINT "https://consentd.example/oauth2/token"
+#define CID      "gp-system-1"
+#define WHAT     "the client assertion"
+#define HDR      "{\"alg\":\"EdDSA\"}"
+
+static struct keys_pair *key, *other;
+static uint8_t pk[KEYS_PUBLIC_BYTES], other_pk[KEYS_PUBLIC_BYTES];
+static char kid[KEYS_KID_LEN + 1];
+static char jws[4096], why[ASSERTION_WHY_MAX];
+static struct assertion_claims claims;
+
+static void
+setup(void)
+{
+    key = tu_key(0x11);
+    other = tu_key(0x22);
+    keys_public(key, pk);
+    keys_public(other, other_pk);
+    keys_kid(pk, kid);
+}
+
+static void
+teardown(void)
+{
+    keys_free(key);
+    keys_free(other);
+}
+
+/* b64 appends the base64url of s[0..len) to out at *n. */
+static void
+b64(const void *s, size_t len, char *out, size_t cap, size_t *n)
+{
+    ck_assert_int_eq(b64_encode(s, len, B64_URL, out + *n, cap - *n), ERR_OK);
+    *n += strlen(out + *n);
+}
+
+/* build signs header and body with k into jws, so tests can write any header or payload. */
+static void
+build_with(const struct keys_pair *k, const char *header, const char *body)
+{
+    uint8_t sig[SIG_BYTES];
+    size_t n = 0;
+
+    b64(header, strlen(header), jws, sizeof(jws), &n);
+    jws[n++] = '.';
+    b64(body, strlen(body), jws, sizeof(jws), &n);
+    sig_sign(k, (const uint8_t *)jws, n, sig);
+    jws[n++] = '.';
+    b64(sig, sizeof(sig), jws, sizeof(jws), &n);
+}
+
+static void
+build(const char *header, const char *body)
+{
+    build_with(key, header, body);
+}
+
+/* payload writes the usual claims with exp at NOW + exp_offset and extra members appended. */
+static const char *
+payload(long long exp_offset, const char *extra)
+{
+    static char buf[1024];
+
+    snprintf(buf, sizeof(buf),
+             "{\"iss\":\"" CID "\",\"sub\":\"" CID "\",\"aud\":\"" ENDPOINT
+             "\",\"jti\":\"j-1\",\"iat\":%lld,\"exp\":%lld%s}",
+             NOW, NOW + exp_offset, extra != NULL ? extra : "");
+    return buf;
+}
+
+static enum err
+verify(void)
+{
+    enum err rc;
+
+    rc = assertion_verify(jws, strlen(jws), pk, CID, ISSUER, ENDPOINT, NOW, WHAT, &claims, why);
+    if (rc != ERR_OK) {
+        ck_assert_str_eq(claims.subject, "");
+        ck_assert_str_eq(claims.jti, "");
+        ck_assert_int_eq(claims.exp, 0);
+        ck_assert_uint_gt(strlen(why), 20);
+    }
+    return rc;
+}
+
+/* refused asserts that the assertion in jws is refused with a sentence containing part. */
+static void
+refused(const char *part)
+{
+    ck_assert_int_eq(verify(), ERR_AUTH);
+    if (strstr(why, part) == NULL)
+        ck_abort_msg("why \"%s\" does not contain \"%s\"", why, part);
+}
+
+START_TEST(test_valid_assertion_is_accepted)
+{
+    build(HDR, payload(120, NULL));
+    ck_assert_int_eq(verify(), ERR_OK);
+    ck_assert_str_eq(claims.subject, CID);
+    ck_assert_str_eq(claims.jti, "j-1");
+    ck_assert_int_eq(claims.exp, NOW + 120);
+}
+END_TEST
+
+START_TEST(test_alg_ed25519_is_accepted)
+{
+    build("{\"alg\":\"Ed25519\"}", payload(60, NULL));
+    ck_assert_int_eq(verify(), ERR_OK);
+}
+END_TEST
+
+START_TEST(test_typ_jwt_and_own_kid_are_accepted)
+{
+    char hdr[256];
+
+    snprintf(hdr, sizeof(hdr), "{\"alg\":\"EdDSA\",\"typ\":\"JWT\",\"kid\":\"%s\"}", kid);
+    build(hdr, payload(60, NULL));
+    ck_assert_int_eq(verify(), ERR_OK);
+    build("{\"alg\":\"EdDSA\",\"typ\":\"client-authentication+jwt\"}", payload(60, NULL));
+    ck_assert_int_eq(verify(), ERR_OK);
+}
+END_TEST
+
+START_TEST(test_aud_issuer_or_array_is_accepted)
+{
+    build(HDR, "{\"iss\":\"" CID "\",\"sub\":\"" CID "\",\"aud\":\"" ISSUER
+               "\",\"jti\":\"a\",\"exp\":1800000060}");
+    ck_assert_int_eq(verify(), ERR_OK);
+    build(HDR,
+          "{\"iss\":\"" CID "\",\"sub\":\"" CID "\",\"aud\":[\"https://other.example\",\"" ENDPOINT
+          "\"],\"jti\":\"a\",\"exp\":1800000060}");
+    ck_assert_int_eq(verify(), ERR_OK);
+}
+END_TEST
+
+START_TEST(test_alg_none_is_refused)
+{
+    const char *body = payload(60, NULL);
+    size_t n = 0;
+
+    b64("{\"alg\":\"none\"}", 14, jws, sizeof(jws), &n);
+    jws[n++] = '.';
+    b64(body, strlen(body), jws, sizeof(jws), &n);
+    jws[n++] = '.';
+    jws[n] = '\0';
+    refused("neither EdDSA nor Ed25519");
+}
+END_TEST
+
+START_TEST(test_hs256_with_the_public_key_as_secret_is_refused)
+{
+    uint8_t mac[EVP_MAX_MD_SIZE];
+    unsigned mac_len = 0;
+    const char *body = payload(60, NULL);
+    size_t n = 0;
+
+    b64("{\"alg\":\"HS256\",\"typ\":\"JWT\"}", 27, jws, sizeof(jws), &n);
+    jws[n++] = '.';
+    b64(body, strlen(body), jws, sizeof(jws), &n);
+    ck_assert_ptr_nonnull(
+        HMAC(EVP_sha256(), pk, sizeof(pk), (const uint8_t *)jws, n, mac, &mac_len));
+    jws[n++] = '.';
+    b64(mac, mac_len, jws, sizeof(jws), &n);
+    refused("neither EdDSA nor Ed25519");
+}
+END_TEST
+
+START_TEST(test_other_algs_are_refused)
+{
+    static const char *const algs[] = {"{\"alg\":\"RS256\"}", "{\"alg\":\"ES256\"}",
+                                       "{\"alg\":\"eddsa\"}", "{\"alg\":\"\"}",
+                                       "{\"alg\":null}",      "{}"};
+    size_t i;
+
+    for (i = 0; i < sizeof(algs) / sizeof(algs[0]); i++) {
+        build(algs[i], payload(60, NULL));
+        ck_assert_int_eq(verify(), ERR_AUTH);
+        ck_assert_ptr_nonnull(strstr(why, "not an acceptable JWS"));
+    }
+}
+END_TEST
+
+START_TEST(test_another_clients_key_is_refused)
+{
+    build_with(other, HDR, payload(60, NULL));
+    refused("signature does not verify with the registered key of " CID);
+}
+END_TEST
+
+START_TEST(test_key_choosing_headers_are_refused)
+{
+    static const char *const hdrs[] = {
+        "{\"alg\":\"EdDSA\",\"jku\":\"https://evil.example/jwks\"}",
+        "{\"alg\":\"EdDSA\",\"jwk\":{\"kty\":\"OKP\",\"crv\":\"Ed25519\",\"x\":\"AAAA\"}}",
+        "{\"alg\":\"EdDSA\",\"x5u\":\"https://evil.example/cert\"}",
+        "{\"alg\":\"EdDSA\",\"x5c\":[\"AAAA\"]}",
+        "{\"alg\":\"EdDSA\",\"crit\":[\"exp\"]}",
+    };
+    size_t i;
+
+    for (i = 0; i < sizeof(hdrs) / sizeof(hdrs[0]); i++) {
+        build(hdrs[i], payload(60, NULL));
+        refused("forbidden member");
+    }
+}
+END_TEST
+
+START_TEST(test_kid_of_another_key_is_refused)
+{
+    char hdr[256], other_kid[KEYS_KID_LEN + 1];
+
+    keys_kid(other_pk, other_kid);
+    snprintf(hdr, sizeof(hdr), "{\"alg\":\"EdDSA\",\"kid\":\"%s\"}", other_kid);
+    build(hdr, payload(60, NULL));
+    refused("\"kid\" does not name the registered key");
+    build("{\"alg\":\"EdDSA\",\"kid\":7}", payload(60, NULL));
+    refused("\"kid\" does not name the registered key");
+}
+END_TEST
+
+START_TEST(test_access_token_typ_is_refused)
+{
+    build("{\"alg\":\"EdDSA\",\"typ\":\"at+jwt\"}", payload(60, NULL));
+    refused("\"typ\" must be absent");
+    build("{\"alg\":\"EdDSA\",\"typ\":\"consent+jwt\"}", payload(60, NULL));
+    refused("\"typ\" must be absent");
+}
+END_TEST
+
+START_TEST(test_expired_is_refused)
+{
+    build(HDR, payload(-61, NULL));
+    refused("has expired: \"exp\" is 61 s in the past");
+    build(HDR, payload(-60, NULL));
+    refused("has expired");
+    build(HDR, payload(-59, NULL));
+    ck_assert_int_eq(verify(), ERR_OK);
+}
+END_TEST
+
+START_TEST(test_exp_too_far_ahead_is_refused)
+{
+    build(HDR, payload(301, NULL));
+    refused("\"exp\" is 301 s ahead; it may be at most 300 s");
+    build(HDR, payload(300, NULL));
+    ck_assert_int_eq(verify(), ERR_OK);
+    build(HDR, payload(86400 * 365, NULL));
+    refused("at most 300 s");
+}
+END_TEST
+
+START_TEST(test_missing_or_malformed_exp_is_refused)
+{
+    build(HDR, "{\"iss\":\"" CID "\",\"sub\":\"" CID "\",\"aud\":\"" ENDPOINT "\",\"jti\":\"a\"}");
+    refused("must have an \"exp\"");
+    build(HDR, "{\"iss\":\"" CID "\",\"sub\":\"" CID "\",\"aud\":\"" ENDPOINT
+               "\",\"jti\":\"a\",\"exp\":\"1800000060\"}");
+    refused("must have an \"exp\"");
+    build(HDR, "{\"iss\":\"" CID "\",\"sub\":\"" CID "\",\"aud\":\"" ENDPOINT
+               "\",\"jti\":\"a\",\"exp\":-5}");
+    refused("must have an \"exp\"");
+}
+END_TEST
+
+START_TEST(test_future_iat_is_refused)
+{
+    char body[512];
+
+    snprintf(body, sizeof(body),
+             "{\"iss\":\"" CID "\",\"sub\":\"" CID "\",\"aud\":\"" ENDPOINT
+             "\",\"jti\":\"a\",\"iat\":%lld,\"exp\":%lld}",
+             NOW + 61, NOW + 120);
+    build(HDR, body);
+    refused("\"iat\" is 61 s in the future");
+    snprintf(body, sizeof(body),
+             "{\"iss\":\"" CID "\",\"sub\":\"" CID "\",\"aud\":\"" ENDPOINT
+             "\",\"jti\":\"a\",\"iat\":%lld,\"exp\":%lld}",
+             NOW + 60, NOW + 120);
+    build(HDR, body);
+    ck_assert_int_eq(verify(), ERR_OK);
+    build(HDR, "{\"iss\":\"" CID "\",\"sub\":\"" CID "\",\"aud\":\"" ENDPOINT
+               "\",\"jti\":\"a\",\"iat\":\"now\",\"exp\":1800000060}");
+    refused("\"iat\" must be a time");
+}
+END_TEST
+
+START_TEST(test_future_nbf_is_refused)
+{
+    build(HDR, payload(120, ",\"nbf\":1800000100"));
+    refused("not valid yet: \"nbf\" is 100 s in the future");
+    build(HDR, payload(120, ",\"nbf\":1800000000"));
+    ck_assert_int_eq(verify(), ERR_OK);
+}
+END_TEST
+
+START_TEST(test_wrong_aud_is_refused)
+{
+    build(HDR,
+          "{\"iss\":\"" CID "\",\"sub\":\"" CID
+          "\",\"aud\":\"https://other.example/oauth2/token\",\"jti\":\"a\",\"exp\":1800000060}");
+    refused("\"aud\" must be the issuer " ISSUER " or the token endpoint " ENDPOINT);
+    build(HDR, "{\"iss\":\"" CID "\",\"sub\":\"" CID
+               "\",\"aud\":[\"https://other.example\"],\"jti\":\"a\",\"exp\":1800000060}");
+    refused("\"aud\" must be");
+    build(HDR, "{\"iss\":\"" CID "\",\"sub\":\"" CID "\",\"jti\":\"a\",\"exp\":1800000060}");
+    refused("\"aud\" must be");
+    build(HDR, "{\"iss\":\"" CID "\",\"sub\":\"" CID "\",\"aud\":\"" ISSUER
+               "/\",\"jti\":\"a\",\"exp\":1800000060}");
+    refused("\"aud\" must be");
+    build(HDR, "{\"iss\":\"" CID "\",\"sub\":\"" CID "\",\"aud\":[\"" ISSUER
+               "\",7],\"jti\":\"a\",\"exp\":1800000060}");
+    refused("\"aud\" must be");
+}
+END_TEST
+
+START_TEST(test_wrong_iss_or_sub_is_refused)
+{
+    build(HDR, "{\"iss\":\"someone-else\",\"sub\":\"" CID "\",\"aud\":\"" ENDPOINT
+               "\",\"jti\":\"a\",\"exp\":1800000060}");
+    refused("\"iss\" must be \"" CID "\"");
+    build(HDR, "{\"iss\":\"" CID "\",\"sub\":\"someone-else\",\"aud\":\"" ENDPOINT
+               "\",\"jti\":\"a\",\"exp\":1800000060}");
+    refused("\"sub\" must be \"" CID "\"");
+    build(HDR, "{\"iss\":\"" CID "\",\"aud\":\"" ENDPOINT "\",\"jti\":\"a\",\"exp\":1800000060}");
+    refused("\"sub\" must be");
+    build(HDR, "{\"sub\":\"" CID "\",\"aud\":\"" ENDPOINT "\",\"jti\":\"a\",\"exp\":1800000060}");
+    refused("\"iss\" must be");
+}
+END_TEST
+
+START_TEST(test_missing_or_bad_jti_is_refused)
+{
+    char body[512], long_jti[ASSERTION_JTI_MAX + 2];
+
+    build(HDR,
+          "{\"iss\":\"" CID "\",\"sub\":\"" CID "\",\"aud\":\"" ENDPOINT "\",\"exp\":1800000060}");
+    refused("must have a \"jti\"");
+    build(HDR, "{\"iss\":\"" CID "\",\"sub\":\"" CID "\",\"aud\":\"" ENDPOINT
+               "\",\"jti\":\"\",\"exp\":1800000060}");
+    refused("must have a \"jti\"");
+    build(HDR, "{\"iss\":\"" CID "\",\"sub\":\"" CID "\",\"aud\":\"" ENDPOINT
+               "\",\"jti\":\"a\\u0001b\",\"exp\":1800000060}");
+    refused("must have a \"jti\"");
+    build(HDR, "{\"iss\":\"" CID "\",\"sub\":\"" CID "\",\"aud\":\"" ENDPOINT
+               "\",\"jti\":42,\"exp\":1800000060}");
+    refused("must have a \"jti\"");
+    memset(long_jti, 'x', ASSERTION_JTI_MAX + 1);
+    long_jti[ASSERTION_JTI_MAX + 1] = '\0';
+    snprintf(body, sizeof(body),
+             "{\"iss\":\"" CID "\",\"sub\":\"" CID "\",\"aud\":\"" ENDPOINT
+             "\",\"jti\":\"%s\",\"exp\":1800000060}",
+             long_jti);
+    build(HDR, body);
+    refused("must have a \"jti\"");
+    long_jti[ASSERTION_JTI_MAX] = '\0';
+    snprintf(body, sizeof(body),
+             "{\"iss\":\"" CID "\",\"sub\":\"" CID "\",\"aud\":\"" ENDPOINT
+             "\",\"jti\":\"%s\",\"exp\":1800000060}",
+             long_jti);
+    build(HDR, body);
+    ck_assert_int_eq(verify(), ERR_OK);
+}
+END_TEST
+
+START_TEST(test_duplicate_members_are_refused)
+{
+    build(HDR, "{\"iss\":\"someone-else\",\"iss\":\"" CID "\",\"sub\":\"" CID
+               "\",\"aud\":\"" ENDPOINT "\",\"jti\":\"a\",\"exp\":1800000060}");
+    refused("duplicate member");
+    build("{\"alg\":\"EdDSA\",\"alg\":\"EdDSA\"}", payload(60, NULL));
+    refused("duplicate member");
+    build(HDR, "{\"iss\":\"" CID "\",\"sub\":\"" CID "\",\"aud\":\"" ENDPOINT
+               "\",\"jti\":\"a\",\"exp\":1800000060,\"exp\":1900000000}");
+    refused("duplicate member");
+}
+END_TEST
+
+START_TEST(test_trailing_bytes_are_refused)
+{
+    size_t n;
+
+    build(HDR, "{\"iss\":\"" CID "\",\"sub\":\"" CID "\",\"aud\":\"" ENDPOINT
+               "\",\"jti\":\"a\",\"exp\":1800000060} x");
+    refused("not an acceptable JWS");
+    build(HDR, payload(60, NULL));
+    n = strlen(jws);
+    memcpy(jws + n, ".AAAA", 6);
+    refused("not an acceptable JWS");
+    jws[n] = '\0';
+    memcpy(jws + n, "AA", 3);
+    refused("not an acceptable JWS");
+}
+END_TEST
+
+START_TEST(test_every_truncation_and_flipped_bit_is_refused)
+{
+    char good[4096];
+    size_t len, i;
+    int bit;
+
+    build(HDR, payload(60, NULL));
+    ck_assert_int_eq(verify(), ERR_OK);
+    memcpy(good, jws, sizeof(good));
+    len = strlen(good);
+    for (i = 0; i < len; i++) {
+        memcpy(jws, good, i);
+        jws[i] = '\0';
+        ck_assert_int_eq(verify(), ERR_AUTH);
+    }
+    for (i = 0; i < len; i++) {
+        for (bit = 0; bit < 7; bit++) {
+            memcpy(jws, good, len + 1);
+            jws[i] = (char)(jws[i] ^ (1 << bit));
+            if (jws[i] == '\0')
+                continue;
+            ck_assert_msg(verify() == ERR_AUTH, "flipping bit %d of byte %zu was accepted", bit, i);
+        }
+    }
+}
+END_TEST
+
+START_TEST(test_subject_reads_iss_without_verifying)
+{
+    char iss[ASSERTION_SUBJECT_MAX + 1];
+
+    build_with(other, HDR, payload(60, NULL));
+    ck_assert_int_eq(assertion_subject(jws, strlen(jws), WHAT, iss, why), ERR_OK);
+    ck_assert_str_eq(iss, CID);
+    build("{\"alg\":\"none\"}", payload(60, NULL));
+    ck_assert_int_eq(assertion_subject(jws, strlen(jws), WHAT, iss, why), ERR_AUTH);
+    ck_assert_str_eq(iss, "");
+    ck_assert_ptr_nonnull(strstr(why, WHAT " is not an acceptable JWS"));
+    build(HDR, "{\"iss\":7,\"sub\":\"x\"}");
+    ck_assert_int_eq(assertion_subject(jws, strlen(jws), WHAT, iss, why), ERR_AUTH);
+    ck_assert_ptr_nonnull(strstr(why, "\"iss\" must be a string"));
+    ck_assert_int_eq(assertion_subject("a.b", 3, WHAT, iss, why), ERR_AUTH);
+}
+END_TEST
+
+/* The jti table. */
+
+static char dir[TU_DIR_MAX];
+static struct store *store;
+
+static void
+store_setup(void)
+{
+    tu_tmpdir(dir);
+    ck_assert_int_eq(store_open(dir, MAP, &store), ERR_OK);
+}
+
+static void
+store_teardown(void)
+{
+    store_close(store);
+    tu_rmrf(dir);
+}
+
+/* use runs assertion_jti_use in its own committed (or, on refusal, aborted) transaction. */
+static enum err
+use(const char *who, const char *jti, int64_t exp, int64_t now)
+{
+    char swhy[STATE_WHY_MAX] = "";
+    struct store_txn *t = NULL;
+    enum err rc;
+
+    ck_assert_int_eq(store_begin(store, true, &t), ERR_OK);
+    rc = assertion_jti_use(t, who, jti, exp, now, swhy);
+    if (rc == ERR_OK) {
+        ck_assert_int_eq(store_commit(t), ERR_OK);
+    } else {
+        ck_assert_uint_gt(strlen(swhy), 10);
+        store_abort(t);
+    }
+    return rc;
+}
+
+static enum err
+count_one(void *ctx, const void *k, size_t key_len, const void *val, size_t val_len)
+{
+    (void)k;
+    (void)key_len;
+    (void)val;
+    (void)val_len;
+    (*(unsigned *)ctx)++;
+    return ERR_OK;
+}
+
+static unsigned
+count(const char *prefix, size_t len)
+{
+    struct store_txn *t = NULL;
+    unsigned n = 0;
+
+    ck_assert_int_eq(store_begin(store, false, &t), ERR_OK);
+    ck_assert_int_eq(store_scan(t, STORE_JTI, prefix, len, count_one, &n), ERR_OK);
+    store_abort(t);
+    return n;
+}
+
+START_TEST(test_jti_is_single_use)
+{
+    ck_assert_int_eq(use(CID, "j-1", NOW + 60, NOW), ERR_OK);
+    ck_assert_int_eq(use(CID, "j-1", NOW + 60, NOW + 1), ERR_CONFLICT);
+    ck_assert_int_eq(use(CID, "j-2", NOW + 60, NOW + 1), ERR_OK);
+    /* Another client, or a patient, may use the same jti. */
+    ck_assert_int_eq(use("gp-system-2", "j-1", NOW + 60, NOW + 1), ERR_OK);
+    ck_assert_int_eq(use(ASSERTION_PATIENT_PREFIX "9434765919", "j-1", NOW + 60, NOW + 1), ERR_OK);
+    ck_assert_int_eq(use(ASSERTION_PATIENT_PREFIX "9434765919", "j-1", NOW + 60, NOW + 2),
+                     ERR_CONFLICT);
+}
+END_TEST
+
+START_TEST(test_jti_is_remembered_across_a_reopen)
+{
+    ck_assert_int_eq(use(CID, "j-1", NOW + 60, NOW), ERR_OK);
+    store_close(store);
+    ck_assert_int_eq(store_open(dir, MAP, &store), ERR_OK);
+    ck_assert_int_eq(use(CID, "j-1", NOW + 60, NOW + 30), ERR_CONFLICT);
+}
+END_TEST
+
+START_TEST(test_jti_is_remembered_through_the_leeway)
+{
+    ck_assert_int_eq(use(CID, "j-1", NOW, NOW - 10), ERR_OK);
+    /* Past exp but inside the leeway, the assertion is still acceptable: keep refusing it. */
+    ck_assert_int_eq(use(CID, "j-2", NOW + 200, NOW + 59), ERR_OK);
+    ck_assert_int_eq(use(CID, "j-1", NOW, NOW + 59), ERR_CONFLICT);
+    ck_assert_uint_eq(count(CID, sizeof(CID)), 2);
+}
+END_TEST
+
+START_TEST(test_expired_jtis_are_forgotten)
+{
+    char jti[16];
+    int i;
+
+    for (i = 0; i < 150; i++) {
+        snprintf(jti, sizeof(jti), "old-%d", i);
+        ck_assert_int_eq(use(CID, jti, NOW + 10, NOW), ERR_OK);
+    }
+    ck_assert_int_eq(use("gp-system-2", "old", NOW + 10, NOW), ERR_OK);
+    ck_assert_int_eq(use(CID, "live", NOW + 300, NOW), ERR_OK);
+    ck_assert_uint_eq(count(CID, sizeof(CID)), 151);
+    /* At NOW + 70, exp + leeway has passed for the old ones: the next use forgets them. */
+    ck_assert_int_eq(use(CID, "new", NOW + 200, NOW + 70), ERR_OK);
+    ck_assert_uint_eq(count(CID, sizeof(CID)), 2);
+    /* Only this client's jtis are purged by its use. */
+    ck_assert_uint_eq(count("gp-system-2", sizeof("gp-system-2")), 1);
+    ck_assert_int_eq(use(CID, "live", NOW + 300, NOW + 70), ERR_CONFLICT);
+}
+END_TEST
+
+START_TEST(test_expired_assertion_is_not_recorded)
+{
+    ck_assert_int_eq(use(CID, "j-1", NOW, NOW + TOKEN_LEEWAY), ERR_AUTH);
+    ck_assert_uint_eq(count(CID, sizeof(CID)), 0);
+}
+END_TEST
+
+START_TEST(test_malformed_jti_use_is_refused)
+{
+    char big[ASSERTION_JTI_MAX + 2];
+
+    memset(big, 'x', sizeof(big) - 1);
+    big[sizeof(big) - 1] = '\0';
+    ck_assert_int_eq(use("", "j", NOW + 10, NOW), ERR_INVAL);
+    ck_assert_int_eq(use(CID, "", NOW + 10, NOW), ERR_INVAL);
+    ck_assert_int_eq(use(CID, big, NOW + 10, NOW), ERR_INVAL);
+}
+END_TEST
+
+Suite *
+assertion_suite(void)
+{
+    Suite *s = suite_create("assertion");
+    TCase *tc = tcase_create("verify");
+    TCase *tj = tcase_create("jti");
+
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, test_valid_assertion_is_accepted);
+    tcase_add_test(tc, test_alg_ed25519_is_accepted);
+    tcase_add_test(tc, test_typ_jwt_and_own_kid_are_accepted);
+    tcase_add_test(tc, test_aud_issuer_or_array_is_accepted);
+    tcase_add_test(tc, test_alg_none_is_refused);
+    tcase_add_test(tc, test_hs256_with_the_public_key_as_secret_is_refused);
+    tcase_add_test(tc, test_other_algs_are_refused);
+    tcase_add_test(tc, test_another_clients_key_is_refused);
+    tcase_add_test(tc, test_key_choosing_headers_are_refused);
+    tcase_add_test(tc, test_kid_of_another_key_is_refused);
+    tcase_add_test(tc, test_access_token_typ_is_refused);
+    tcase_add_test(tc, test_expired_is_refused);
+    tcase_add_test(tc, test_exp_too_far_ahead_is_refused);
+    tcase_add_test(tc, test_missing_or_malformed_exp_is_refused);
+    tcase_add_test(tc, test_future_iat_is_refused);
+    tcase_add_test(tc, test_future_nbf_is_refused);
+    tcase_add_test(tc, test_wrong_aud_is_refused);
+    tcase_add_test(tc, test_wrong_iss_or_sub_is_refused);
+    tcase_add_test(tc, test_missing_or_bad_jti_is_refused);
+    tcase_add_test(tc, test_duplicate_members_are_refused);
+    tcase_add_test(tc, test_trailing_bytes_are_refused);
+    tcase_add_test(tc, test_every_truncation_and_flipped_bit_is_refused);
+    tcase_add_test(tc, test_subject_reads_iss_without_verifying);
+    suite_add_tcase(s, tc);
+
+    tcase_add_checked_fixture(tj, store_setup, store_teardown);
+    tcase_add_test(tj, test_jti_is_single_use);
+    tcase_add_test(tj, test_jti_is_remembered_across_a_reopen);
+    tcase_add_test(tj, test_jti_is_remembered_through_the_leeway);
+    tcase_add_test(tj, test_expired_jtis_are_forgotten);
+    tcase_add_test(tj, test_expired_assertion_is_not_recorded);
+    tcase_add_test(tj, test_malformed_jti_use_is_refused);
+    suite_add_tcase(s, tj);
+    return s;
+}
