@@ -43,34 +43,12 @@ api_client_answer(struct http_call *c, const struct seq_write *w, int status)
 static void
 api_client_failed(struct http_call *c, const struct seq_write *w, const char *conflict)
 {
-    switch (w->rc) {
-    case ERR_CONFLICT:
+    if (w->rc == ERR_CONFLICT)
         http_reply_problem(c, 409, "conflict", "Conflict", "%s; %s", w->why, conflict);
-        return;
-    case ERR_NOTFOUND:
+    else if (w->rc == ERR_NOTFOUND)
         http_reply_problem(c, 404, "not-found", "Not found", "%s", w->why);
-        return;
-    case ERR_UNAVAIL:
-        http_reply_unavailable(c, w->why);
-        return;
-    case ERR_TOOBIG:
-        http_reply_problem(c, 413, "entry-too-large", "Entry too large", "%s", w->why);
-        return;
-    case ERR_INVAL:
-        http_reply_problem(c, 400, "invalid-field", "Invalid request", "%s", w->why);
-        return;
-    case ERR_OK:
-    case ERR_NOMEM:
-    case ERR_BADSIG:
-    case ERR_STORAGE:
-    case ERR_IO:
-    case ERR_PERM:
-    case ERR_AUTH:
-    case ERR_EXISTS:
-        break;
-    }
-    http_reply_problem(c, 500, "internal", "Internal error", "the write failed (%s)",
-                       err_str(w->rc));
+    else
+        http_reply_write_failed(c, w);
 }
 
 static void

@@ -56,8 +56,7 @@ api_org_created(struct http_call *c, const struct seq_write *w)
     char leaf[48];
     cJSON *j;
 
-    switch (w->rc) {
-    case ERR_OK:
+    if (w->rc == ERR_OK) {
         j = cJSON_CreateObject();
         cJSON_AddStringToObject(j, "ods", http_user(c));
         json_add_u64(j, "log_index", w->index);
@@ -67,31 +66,13 @@ api_org_created(struct http_call *c, const struct seq_write *w)
         http_reply_json(c, 201, j);
         cJSON_Delete(j);
         return;
-    case ERR_CONFLICT:
+    }
+    if (w->rc == ERR_CONFLICT) {
         http_reply_problem(c, 409, "conflict", "Already registered",
                            "%s; an ODS code is registered once", w->why);
         return;
-    case ERR_UNAVAIL:
-        http_reply_unavailable(c, w->why);
-        return;
-    case ERR_TOOBIG:
-        http_reply_problem(c, 413, "entry-too-large", "Entry too large", "%s", w->why);
-        return;
-    case ERR_INVAL:
-        http_reply_problem(c, 400, "invalid-field", "Invalid request", "%s", w->why);
-        return;
-    case ERR_NOMEM:
-    case ERR_NOTFOUND:
-    case ERR_BADSIG:
-    case ERR_STORAGE:
-    case ERR_IO:
-    case ERR_PERM:
-    case ERR_AUTH:
-    case ERR_EXISTS:
-        break;
     }
-    http_reply_problem(c, 500, "internal", "Internal error", "the write failed (%s)",
-                       err_str(w->rc));
+    http_reply_write_failed(c, w);
 }
 
 void

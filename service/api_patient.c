@@ -104,42 +104,6 @@ api_patient_add_key(cJSON *fields, const uint8_t pk[static KEYS_PUBLIC_BYTES],
     cJSON_AddStringToObject(fields, "kid", kid);
 }
 
-/* api_patient_refused answers the refusals every write here shares; false if rc is not one. */
-static bool
-api_patient_refused(struct http_call *c, const struct seq_write *w)
-{
-    switch (w->rc) {
-    case ERR_UNAVAIL:
-        http_reply_unavailable(c, w->why);
-        return true;
-    case ERR_TOOBIG:
-        http_reply_problem(c, 413, "entry-too-large", "Entry too large", "%s", w->why);
-        return true;
-    case ERR_INVAL:
-        http_reply_problem(c, 400, "invalid-field", "Invalid request", "%s", w->why);
-        return true;
-    case ERR_OK:
-    case ERR_NOMEM:
-    case ERR_NOTFOUND:
-    case ERR_BADSIG:
-    case ERR_CONFLICT:
-    case ERR_STORAGE:
-    case ERR_IO:
-    case ERR_PERM:
-    case ERR_AUTH:
-    case ERR_EXISTS:
-        break;
-    }
-    return false;
-}
-
-static void
-api_patient_internal(struct http_call *c, const struct seq_write *w)
-{
-    http_reply_problem(c, 500, "internal", "Internal error", "the write failed (%s)",
-                       err_str(w->rc));
-}
-
 /* api_patient_created answers 201 with the entry's receipt and the members in j. */
 static void
 api_patient_created(struct http_call *c, const struct seq_write *w, cJSON *j)
@@ -188,8 +152,8 @@ api_patient_code_issued(struct http_call *c, const struct seq_write *w)
         cJSON_Delete(j);
     } else if (w->rc == ERR_CONFLICT) {
         http_reply_problem(c, 409, "already-enrolled", "Already enrolled", "%s", w->why);
-    } else if (!api_patient_refused(c, w)) {
-        api_patient_internal(c, w);
+    } else {
+        http_reply_write_failed(c, w);
     }
     explicit_bzero(x->code, sizeof(x->code));
 }
@@ -289,8 +253,7 @@ api_patient_key_done(struct http_call *c, const struct seq_write *w)
     case ERR_EXISTS:
         break;
     }
-    if (!api_patient_refused(c, w))
-        api_patient_internal(c, w);
+    http_reply_write_failed(c, w);
 }
 
 /* api_patient_proof_refused answers a proof that patients_*_proof_check refused. */
@@ -564,8 +527,8 @@ api_patient_linked(struct http_call *c, const struct seq_write *w)
         cJSON_Delete(j);
     } else if (w->rc == ERR_CONFLICT) {
         http_reply_problem(c, 409, "already-linked", "Already linked", "%s", w->why);
-    } else if (!api_patient_refused(c, w)) {
-        api_patient_internal(c, w);
+    } else {
+        http_reply_write_failed(c, w);
     }
 }
 

@@ -10,8 +10,6 @@
 #include "consentd/policy.h"
 #include "consentd/tlog.h"
 
-#define CLIENTS_RECORD 16 /* client entry index ‖ retire entry index, big-endian */
-
 bool
 clients_id_valid(const char *id)
 {
@@ -64,33 +62,6 @@ clients_roles(const cJSON *a, unsigned *roles)
     return true;
 }
 
-static enum err
-clients_record(struct store_txn *t, const char *id, uint64_t *index, uint64_t *retire_index)
-{
-    const void *val;
-    size_t len;
-    enum err rc;
-
-    rc = store_get(t, STORE_CLIENTS, id, strlen(id), &val, &len);
-    if (rc != ERR_OK)
-        return rc;
-    if (len != CLIENTS_RECORD)
-        return ERR_STORAGE;
-    store_u64_val(val, 8, index);
-    store_u64_val((const uint8_t *)val + 8, 8, retire_index);
-    return ERR_OK;
-}
-
-static enum err
-clients_put(struct store_txn *t, const char *id, uint64_t index, uint64_t retire_index)
-{
-    uint8_t rec[CLIENTS_RECORD];
-
-    store_u64_key(index, rec);
-    store_u64_key(retire_index, rec + 8);
-    return store_put(t, STORE_CLIENTS, id, strlen(id), rec, sizeof(rec), false, false);
-}
-
 enum err
 clients_apply(struct store_txn *t, uint64_t index, const char *type, const cJSON *e,
               char why[static STATE_WHY_MAX])
@@ -106,7 +77,7 @@ clients_apply(struct store_txn *t, uint64_t index, const char *type, const cJSON
         snprintf(why, STATE_WHY_MAX, "a %s entry needs a valid \"client_id\"", type);
         return ERR_INVAL;
     }
-    rc = clients_record(t, id->valuestring, &ci, &ri);
+    rc = store_get_pair(t, STORE_CLIENTS, id->valuestring, &ci, &ri);
     if (rc != ERR_OK && rc != ERR_NOTFOUND)
         return rc;
     if (strcmp(type, "client.retire") == 0) {
@@ -118,7 +89,7 @@ clients_apply(struct store_txn *t, uint64_t index, const char *type, const cJSON
             snprintf(why, STATE_WHY_MAX, "client %s is already retired", id->valuestring);
             return ERR_CONFLICT;
         }
-        return clients_put(t, id->valuestring, ci, index);
+        return store_put_pair(t, STORE_CLIENTS, id->valuestring, ci, index);
     }
     if (rc == ERR_OK) {
         snprintf(why, STATE_WHY_MAX, "client %s is already registered", id->valuestring);
@@ -136,7 +107,7 @@ clients_apply(struct store_txn *t, uint64_t index, const char *type, const cJSON
         snprintf(why, STATE_WHY_MAX, "a client's \"roles\" must be an array of role names");
         return ERR_INVAL;
     }
-    return clients_put(t, id->valuestring, index, 0);
+    return store_put_pair(t, STORE_CLIENTS, id->valuestring, index, 0);
 }
 
 enum err
@@ -152,7 +123,7 @@ clients_get(struct store_txn *t, const char *id, struct clients_client *out)
     memset(out, 0, sizeof(*out));
     if (!clients_id_valid(id))
         return ERR_NOTFOUND;
-    rc = clients_record(t, id, &ci, &ri);
+    rc = store_get_pair(t, STORE_CLIENTS, id, &ci, &ri);
     if (rc != ERR_OK)
         return rc;
     rc = tlog_entry(t, ci, &bytes, &len);

@@ -312,6 +312,35 @@ http_add_header(struct http_call *c, const char *name, const char *value)
     h2o_add_header_by_str(&req->pool, &req->res.headers, n.base, n.len, 0, NULL, v.base, v.len);
 }
 
+void
+http_reply_write_failed(struct http_call *c, const struct seq_write *w)
+{
+    switch (w->rc) {
+    case ERR_UNAVAIL:
+        http_reply_unavailable(c, w->why);
+        return;
+    case ERR_TOOBIG:
+        http_reply_problem(c, 413, "entry-too-large", "Entry too large", "%s", w->why);
+        return;
+    case ERR_INVAL:
+        http_reply_problem(c, 400, "invalid-field", "Invalid request", "%s", w->why);
+        return;
+    case ERR_OK:
+    case ERR_NOMEM:
+    case ERR_NOTFOUND:
+    case ERR_BADSIG:
+    case ERR_CONFLICT:
+    case ERR_STORAGE:
+    case ERR_IO:
+    case ERR_PERM:
+    case ERR_AUTH:
+    case ERR_EXISTS:
+        break;
+    }
+    http_reply_problem(c, 500, "internal", "Internal error", "the write failed (%s)",
+                       err_str(w->rc));
+}
+
 bool
 http_parse_u64(const char *s, uint64_t *v)
 {

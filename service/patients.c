@@ -13,7 +13,7 @@
 #include "consentd/patients.h"
 #include "consentd/tlog.h"
 
-#define PATIENTS_RECORD    16 /* enrol entry index ‖ current key entry index, big-endian */
+/* STORE_PATIENTS values: enrol entry index ‖ current key entry index (store_put_pair). */
 #define PATIENTS_CODE_HEAD (NHS_LEN + 8 + 1) /* nhs ‖ expires ‖ used, then by */
 
 /*
@@ -130,35 +130,6 @@ patients_link_valid(const char *system, const char *value, char why[static STATE
     return ERR_OK;
 }
 
-static enum err
-patients_record(struct store_txn *t, const char *nhs, uint64_t *enrol_index, uint64_t *key_index)
-{
-    const void *val;
-    size_t len;
-    enum err rc;
-
-    *enrol_index = 0;
-    *key_index = 0;
-    rc = store_get(t, STORE_PATIENTS, nhs, strlen(nhs), &val, &len);
-    if (rc != ERR_OK)
-        return rc;
-    if (len != PATIENTS_RECORD)
-        return ERR_STORAGE;
-    store_u64_val(val, 8, enrol_index);
-    store_u64_val((const uint8_t *)val + 8, 8, key_index);
-    return ERR_OK;
-}
-
-static enum err
-patients_put(struct store_txn *t, const char *nhs, uint64_t enrol_index, uint64_t key_index)
-{
-    uint8_t rec[PATIENTS_RECORD];
-
-    store_u64_key(enrol_index, rec);
-    store_u64_key(key_index, rec + 8);
-    return store_put(t, STORE_PATIENTS, nhs, strlen(nhs), rec, sizeof(rec), false, false);
-}
-
 /*
  * patients_entry_key reads an entry's "jwk" and checks that its "kid" is the key's id. Returns
  * ERR_OK or ERR_INVAL with why set.
@@ -236,7 +207,7 @@ patients_apply_enrol(struct store_txn *t, uint64_t index, const char *nhs, const
     uint64_t ei, ki;
     enum err rc;
 
-    rc = patients_record(t, nhs, &ei, &ki);
+    rc = store_get_pair(t, STORE_PATIENTS, nhs, &ei, &ki);
     if (rc == ERR_OK) {
         snprintf(why, STATE_WHY_MAX,
                  "this NHS number is already enrolled; a lost key is recovered by an enroller, "
@@ -252,7 +223,7 @@ patients_apply_enrol(struct store_txn *t, uint64_t index, const char *nhs, const
         snprintf(why, STATE_WHY_MAX, "a patient.enrol entry needs \"by\": who issued the code");
         return ERR_INVAL;
     }
-    return patients_put(t, nhs, index, index);
+    return store_put_pair(t, STORE_PATIENTS, nhs, index, index);
 }
 
 static enum err
@@ -307,7 +278,7 @@ patients_apply_key(struct store_txn *t, uint64_t index, const char *nhs, const c
             return ERR_INVAL;
         }
     }
-    return patients_put(t, nhs, p.enrol_index, index);
+    return store_put_pair(t, STORE_PATIENTS, nhs, p.enrol_index, index);
 }
 
 enum err
@@ -344,7 +315,7 @@ patients_get(struct store_txn *t, const char *nhs, struct patients_patient *out)
     memset(out, 0, sizeof(*out));
     if (nhs == NULL || !nhs_valid(nhs))
         return ERR_NOTFOUND;
-    rc = patients_record(t, nhs, &ei, &ki);
+    rc = store_get_pair(t, STORE_PATIENTS, nhs, &ei, &ki);
     if (rc != ERR_OK)
         return rc;
     rc = tlog_entry(t, ki, &bytes, &len);
@@ -619,7 +590,7 @@ patients_code_issue(struct store_txn *t, const uint8_t hash[static HASH_BYTES], 
         snprintf(why, STATE_WHY_MAX, "an enrolment code needs a valid NHS number and an issuer");
         return ERR_INVAL;
     }
-    rc = patients_record(t, nhs, &ei, &ki);
+    rc = store_get_pair(t, STORE_PATIENTS, nhs, &ei, &ki);
     if (rc == ERR_OK) {
         snprintf(why, STATE_WHY_MAX,
                  "this person is already enrolled; a lost key is recovered with "

@@ -321,3 +321,33 @@ store_u64_val(const void *val, size_t len, uint64_t *v)
         *v = (*v << 8) | p[i];
     return ERR_OK;
 }
+
+enum err
+store_get_pair(struct store_txn *t, enum store_table table, const char *key, uint64_t *a,
+               uint64_t *b)
+{
+    const void *val;
+    size_t len;
+    enum err rc;
+
+    *a = 0;
+    *b = 0;
+    rc = store_get(t, table, key, strlen(key), &val, &len);
+    if (rc != ERR_OK)
+        return rc;
+    if (len != 16)
+        return ERR_STORAGE;
+    store_u64_val(val, 8, a);
+    store_u64_val((const uint8_t *)val + 8, 8, b);
+    return ERR_OK;
+}
+
+enum err
+store_put_pair(struct store_txn *t, enum store_table table, const char *key, uint64_t a, uint64_t b)
+{
+    uint8_t rec[16];
+
+    store_u64_key(a, rec);
+    store_u64_key(b, rec + 8);
+    return store_put(t, table, key, strlen(key), rec, sizeof(rec), false, false);
+}

@@ -165,6 +165,13 @@ void http_submit(struct http_call *c, const char *type, char *fields, size_t fie
                  enum err (*check)(struct store_txn *t, struct seq_write *w), void *check_ctx,
                  void (*done)(struct http_call *c, const struct seq_write *w));
 
+/*
+ * http_reply_write_failed answers a write the sequencer refused with the refusals every write
+ * shares: ERR_UNAVAIL 503, ERR_TOOBIG 413 entry-too-large, ERR_INVAL 400 invalid-field, and
+ * anything else 500. Handlers answer their own codes (a conflict, a missing object) first.
+ */
+void http_reply_write_failed(struct http_call *c, const struct seq_write *w);
+
 /* Counters for /metrics. */
 struct http_metrics {
     uint64_t responses[6]; /* by status class: [1] 1xx … [5] 5xx; [0] unused */

@@ -120,6 +120,18 @@ enum err store_scan(struct store_txn *t, enum store_table table, const void *pre
 /* store_u64_key writes v big-endian into key (so that keys sort numerically). */
 void store_u64_key(uint64_t v, uint8_t key[static 8]);
 
+/*
+ * store_get_pair reads a 16-byte value of two big-endian u64 (two log indexes, say) stored
+ * under key. ERR_NOTFOUND if absent, ERR_STORAGE if the value is not 16 bytes; a and b are 0
+ * on failure.
+ */
+enum err store_get_pair(struct store_txn *t, enum store_table table, const char *key, uint64_t *a,
+                        uint64_t *b);
+
+/* store_put_pair stores (a, b) under key as store_get_pair reads it (overwriting). */
+enum err store_put_pair(struct store_txn *t, enum store_table table, const char *key, uint64_t a,
+                        uint64_t b);
+
 /* store_u64_val reads an 8-byte big-endian value; ERR_STORAGE if len is not 8. */
 enum err store_u64_val(const void *val, size_t len, uint64_t *v);
 
