@@ -5,6 +5,8 @@
 #include <errno.h>
 #include <getopt.h>
 #include <stdarg.h>
+#include <stdbool.h>
+#include <time.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +21,8 @@
 #include "consentd/hash.h"
 #include "consentd/jstrict.h"
 #include "consentd/keys.h"
+#include "consentd/token.h"
+#include "consentd/jws.h"
 #include "consentd/merkle.h"
 #include "consentd/note.h"
 
@@ -37,6 +41,7 @@ static const char usage_main[] =
     "  admin client retire     retire a client\n"
     "  client assertion        print a client assertion (RFC 7523) signed with a client key\n"
     "  client token            get an access token for a client at the token endpoint\n"
+    "  token verify            verify an access token offline against the service's JWKS\n"
     "  patient code|enrol|rotate|recover|link|token|pointers\n"
     "                          enrolment codes, a person's key, identifiers, own token\n"
     "\n"
@@ -451,6 +456,146 @@ out:
     return code;
 }
 
+static const char usage_token_verify[] =
+    "usage: consentctl token verify --url URL [--aud AUDIENCE] TOKEN\n"
+    "\n"
+    "Verifies an access token the way a record holder would: fetches the issuer's metadata and\n"
+    "JWKS, picks the key the token's kid names, checks the EdDSA signature, typ at+jwt, iss,\n"
+    "that aud holds AUDIENCE (default: the issuer), and the expiry (60 s leeway). Prints the\n"
+    "claims and exits 0, or says what failed and exits 65. TOKEN may be - for standard input.\n";
+
+/* ctl_aud_has is true if the "aud" claim is audience or an array holding it. */
+static bool
+ctl_aud_has(const cJSON *aud, const char *audience)
+{
+    const cJSON *a;
+
+    if (cJSON_IsString(aud))
+        return strcmp(aud->valuestring, audience) == 0;
+    cJSON_ArrayForEach(a, aud)
+    {
+        if (cJSON_IsString(a) && strcmp(a->valuestring, audience) == 0)
+            return true;
+    }
+    return false;
+}
+
+static int
+cmd_token_verify(int argc, char **argv)
+{
+    static const struct option opts[] = {{"url", required_argument, NULL, 'u'},
+                                         {"aud", required_argument, NULL, 'a'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
+    const char *url = NULL, *audience = NULL, *jwt, *why = NULL;
+    char buf[TOKEN_MAX_LEN + 2], kid_s[KEYS_KID_LEN + 1], *text = NULL;
+    uint8_t pk[KEYS_PUBLIC_BYTES];
+    struct jws_parts p = {0};
+    cJSON *meta = NULL, *jwks = NULL;
+    const cJSON *issuer, *k, *kid, *typ, *exp;
+    size_t n;
+    int ch, code;
+
+    while ((ch = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        if (ch == 'u') {
+            url = optarg;
+        } else if (ch == 'a') {
+            audience = optarg;
+        } else if (ch == 'h') {
+            fputs(usage_token_verify, stdout);
+            return EX_OK;
+        } else {
+            fputs(usage_token_verify, stderr);
+            return EX_USAGE;
+        }
+    }
+    if (url == NULL || optind != argc - 1) {
+        fputs(usage_token_verify, stderr);
+        return EX_USAGE;
+    }
+    jwt = argv[optind];
+    if (strcmp(jwt, "-") == 0) {
+        n = fread(buf, 1, sizeof(buf) - 1, stdin);
+        while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
+            n--;
+        buf[n] = '\0';
+        jwt = buf;
+    }
+    code = ctl_get_json(url, "/.well-known/oauth-authorization-server", NULL, &meta);
+    if (code == EX_OK)
+        code = ctl_get_json(url, "/.well-known/jwks.json", NULL, &jwks);
+    if (code != EX_OK)
+        goto out;
+    issuer = cJSON_GetObjectItemCaseSensitive(meta, "issuer");
+    if (!cJSON_IsString(issuer)) {
+        code = ctl_fail(EX_DATAERR, "the service's metadata has no issuer");
+        goto out;
+    }
+    if (audience == NULL)
+        audience = issuer->valuestring;
+    if (jws_decode(jwt, strlen(jwt), &p, &why) != ERR_OK) {
+        code = ctl_fail(EX_DATAERR, "the token is not a valid EdDSA JWS: %s",
+                        why != NULL ? why : "malformed");
+        goto out;
+    }
+    kid = cJSON_GetObjectItemCaseSensitive(p.header, "kid");
+    typ = cJSON_GetObjectItemCaseSensitive(p.header, "typ");
+    if (!cJSON_IsString(typ) || strcmp(typ->valuestring, "at+jwt") != 0) {
+        code = ctl_fail(EX_DATAERR, "the token is not an access token (typ must be at+jwt)");
+        goto out;
+    }
+    if (!cJSON_IsString(kid) || strlen(kid->valuestring) >= sizeof(kid_s)) {
+        code = ctl_fail(EX_DATAERR, "the token names no key (kid)");
+        goto out;
+    }
+    memcpy(kid_s, kid->valuestring, strlen(kid->valuestring) + 1);
+    jws_parts_clear(&p);
+    cJSON_ArrayForEach(k, cJSON_GetObjectItemCaseSensitive(jwks, "keys"))
+    {
+        const cJSON *kk = cJSON_GetObjectItemCaseSensitive(k, "kid");
+        const cJSON *x = cJSON_GetObjectItemCaseSensitive(k, "x");
+        if (cJSON_IsString(kk) && strcmp(kk->valuestring, kid_s) == 0 && cJSON_IsString(x) &&
+            b64_decode(x->valuestring, strlen(x->valuestring), B64_URL, pk, sizeof(pk), &n) ==
+                ERR_OK &&
+            n == KEYS_PUBLIC_BYTES)
+            break;
+    }
+    if (k == NULL) {
+        code = ctl_fail(EX_DATAERR, "no key in the service's JWKS has the token's kid");
+        goto out;
+    }
+    if (jws_verify(jwt, strlen(jwt), pk, &p, &why) != ERR_OK) {
+        code = ctl_fail(EX_DATAERR, "the token's signature does not verify with the JWKS key");
+        goto out;
+    }
+    issuer = cJSON_GetObjectItemCaseSensitive(meta, "issuer");
+    exp = cJSON_GetObjectItemCaseSensitive(p.payload, "exp");
+    if (!cJSON_IsString(cJSON_GetObjectItemCaseSensitive(p.payload, "iss")) ||
+        strcmp(cJSON_GetObjectItemCaseSensitive(p.payload, "iss")->valuestring,
+               issuer->valuestring) != 0) {
+        code = ctl_fail(EX_DATAERR, "the token's iss is not the service's issuer");
+        goto out;
+    }
+    if (!ctl_aud_has(cJSON_GetObjectItemCaseSensitive(p.payload, "aud"), audience)) {
+        code = ctl_fail(EX_DATAERR, "the token's aud does not include %s", audience);
+        goto out;
+    }
+    if (!cJSON_IsNumber(exp) || exp->valuedouble + TOKEN_LEEWAY <= (double)time(NULL)) {
+        code = ctl_fail(EX_DATAERR, "the token has expired");
+        goto out;
+    }
+    text = cJSON_Print(p.payload);
+    printf("%s\nverified: signed by %s's key %s, for %s\n", text != NULL ? text : "{}",
+           issuer->valuestring, kid_s, audience);
+    code = EX_OK;
+out:
+    free(text);
+    jws_parts_clear(&p);
+    cJSON_Delete(meta);
+    cJSON_Delete(jwks);
+    return code;
+}
+
 static int
 cmd_inclusion(int argc, char **argv)
 {
@@ -597,6 +742,8 @@ main(int argc, char **argv)
         code = cmd_verify(argc - 2, argv + 2);
     } else if (strcmp(argv[1], "audit") == 0 && argc >= 3 && strcmp(argv[2], "inclusion") == 0) {
         code = cmd_inclusion(argc - 2, argv + 2);
+    } else if (strcmp(argv[1], "token") == 0 && argc >= 3 && strcmp(argv[2], "verify") == 0) {
+        code = cmd_token_verify(argc - 2, argv + 2);
         /* command groups */
     } else if (strcmp(argv[1], "admin") == 0) {
         code = ctl_admin_main(argc - 1, argv + 1);

@@ -753,7 +753,9 @@ http_on_req(h2o_handler_t *self, h2o_req_t *req)
 
 /*
  * http_redact_path replaces what follows a prefix route's path (an NHS number, a client or
- * pointer id) with "{…}" up to the next '/', so the request log never names a person.
+ * pointer id) with "{id}" up to the next '/', and a path that is no route at all with
+ * "{unrouted}" (it may be a mistyped one holding an NHS number), so the request log never names
+ * a person.
  */
 static void
 http_redact_path(char path[static 128])
@@ -764,6 +766,8 @@ http_redact_path(char path[static 128])
 
     for (i = 0; i < HTTP_NROUTES; i++) {
         plen = strlen(http_routes[i].path);
+        if (!http_routes[i].prefix && strcmp(path, http_routes[i].path) == 0)
+            return;
         if (!http_routes[i].prefix || strncmp(path, http_routes[i].path, plen) != 0 ||
             path[plen] == '\0')
             continue;
@@ -772,6 +776,20 @@ http_redact_path(char path[static 128])
         snprintf(path + plen, 128 - plen, "{id}%s", rest);
         return;
     }
+    snprintf(path, 128, "{unrouted}");
+}
+
+/* http_log_safe copies len bytes of s into out (cap bytes), printable ASCII only, for JSON. */
+static void
+http_log_safe(const char *s, size_t len, char *out, size_t cap)
+{
+    size_t k;
+
+    if (len > cap - 1)
+        len = cap - 1;
+    for (k = 0; k < len; k++)
+        out[k] = (s[k] >= 0x21 && s[k] <= 0x7e && s[k] != '"' && s[k] != '\\') ? s[k] : '?';
+    out[len] = '\0';
 }
 
 /* The request log: one JSON line per response, including h2o's own error responses. */
@@ -807,21 +825,15 @@ http_on_setup_ostream(h2o_filter_t *self, h2o_req_t *req, h2o_ostream_t **slot)
     memcpy(when, http_log_when, sizeof(when));
     /* The path is logged without its query (which can name people), and only if printable. */
     {
-        char path[128];
-        size_t k, plen = req->path_normalized.len < sizeof(path) - 1 ? req->path_normalized.len
-                                                                     : sizeof(path) - 1;
-        for (k = 0; k < plen; k++) {
-            char ch = req->path_normalized.base[k];
-            path[k] = (ch >= 0x21 && ch <= 0x7e && ch != '"' && ch != '\\') ? ch : '?';
-        }
-        path[plen] = '\0';
+        char path[128], method[17];
+
+        http_log_safe(req->path_normalized.base, req->path_normalized.len, path, sizeof(path));
+        http_log_safe(req->method.base, req->method.len, method, sizeof(method));
         http_redact_path(path);
         n = snprintf(line, sizeof(line),
-                     "{\"time\":\"%s.%03ldZ\",\"request_id\":\"%s\",\"method\":\"%.*s\","
+                     "{\"time\":\"%s.%03ldZ\",\"request_id\":\"%s\",\"method\":\"%s\","
                      "\"path\":\"%s\",\"status\":%d}",
-                     when, ts.tv_nsec / 1000000, id,
-                     (int)(req->method.len < 16 ? req->method.len : 16), req->method.base, path,
-                     req->res.status);
+                     when, ts.tv_nsec / 1000000, id, method, path, req->res.status);
     }
     if (n > 0)
         log_line(line, n < (int)sizeof(line) ? n : (int)sizeof(line) - 1);
@@ -861,8 +873,14 @@ http_on_accept(h2o_socket_t *listener, const char *err)
     }
 }
 
+/*
+ * http_listen_fd makes a listening socket for cfg->listen. With shared, the socket sets
+ * SO_REUSEPORT so that every worker thread can have its own; without it (a probe, bound and
+ * closed before the real ones) the bind fails when anything else listens on the port, even
+ * another process with SO_REUSEPORT, which would otherwise silently share our connections.
+ */
 static int
-http_listen_fd(const struct config *cfg)
+http_listen_fd(const struct config *cfg, bool shared)
 {
     struct addrinfo hints, *res = NULL;
     char host[256], port_s[8];
@@ -885,9 +903,10 @@ http_listen_fd(const struct config *cfg)
     }
     fd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
     if (fd == -1 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)) != 0 ||
-        setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on, sizeof(on)) != 0 ||
-        bind(fd, res->ai_addr, res->ai_addrlen) != 0 || listen(fd, HTTP_BACKLOG) != 0) {
-        log_warn("http: cannot listen on %s", cfg->listen);
+        (shared && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on, sizeof(on)) != 0) ||
+        bind(fd, res->ai_addr, res->ai_addrlen) != 0 || (shared && listen(fd, HTTP_BACKLOG) != 0)) {
+        log_warn("http: cannot listen on %s%s", cfg->listen,
+                 errno == EADDRINUSE ? " (another program listens there)" : "");
         if (fd != -1)
             close(fd);
         fd = -1;
@@ -931,8 +950,14 @@ http_worker_run(void *arg)
                 break;
         }
     }
-    /* Release what this thread holds, so leak checkers see only real leaks. */
+    /*
+     * Release what this thread holds, so leak checkers see only real leaks, but only what can
+     * be: h2o asserts that no connection is open when a context is disposed, and a write still
+     * in flight after the drain timeout will be answered into this thread's queue.
+     */
     store_thread_end(w->app->store);
+    if (w->pending > 0 || atomic_load(&http_conns) > 0)
+        return NULL;
     h2o_multithread_unregister_receiver(w->queue, &w->receiver);
     h2o_multithread_destroy_queue(w->queue);
     h2o_context_dispose(&w->ctx);
@@ -975,7 +1000,7 @@ http_serve(struct http_app *app)
     sigset_t set;
     unsigned i, n = cfg->threads;
     long cores;
-    int sig;
+    int sig, fd;
     enum err rc = ERR_IO;
 
     if (n == 0) {
@@ -1015,10 +1040,14 @@ http_serve(struct http_app *app)
     signal(SIGPIPE, SIG_IGN);
 
     workers = xcalloc(n, sizeof(*workers));
+    fd = http_listen_fd(cfg, false);
+    if (fd == -1)
+        goto out;
+    close(fd);
     for (i = 0; i < n; i++) {
         workers[i].app = app;
         workers[i].accept_ctx.ssl_ctx = ssl;
-        workers[i].fd = http_listen_fd(cfg);
+        workers[i].fd = http_listen_fd(cfg, true);
         if (workers[i].fd == -1)
             goto out;
     }
@@ -1033,7 +1062,8 @@ http_serve(struct http_app *app)
     atomic_store(&http_stopping, true);
     for (i = 0; i < n; i++)
         pthread_join(workers[i].tid, NULL);
-    h2o_config_dispose(&http_gconf);
+    if (atomic_load(&http_conns) == 0)
+        h2o_config_dispose(&http_gconf);
     if (ssl != NULL)
         SSL_CTX_free(ssl);
     rc = ERR_OK;

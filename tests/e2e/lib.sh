@@ -58,11 +58,14 @@ start_server() {
     shift
     "$CONSENTD" serve --data "$dir" --listen "127.0.0.1:$PORT" "$@" >>"$E2E_TMP/server.log" 2>&1 &
     SERVER_PID=$!
-    for _ in $(seq 1 100); do
+    # Up to 30 s: the sanitizer build on a loaded 2-core machine can be slow to start.
+    for _ in $(seq 1 600); do
         if curl -sf "http://127.0.0.1:$PORT/healthz" >/dev/null 2>&1; then return 0; fi
-        kill -0 "$SERVER_PID" 2>/dev/null || return 1
+        kill -0 "$SERVER_PID" 2>/dev/null || break
         sleep 0.05
     done
+    echo "e2e: consentd did not start on port $PORT; the end of its log:" >&2
+    tail -n 5 "$E2E_TMP/server.log" >&2
     return 1
 }
 

@@ -67,6 +67,30 @@ check "a connection stalled mid-header is closed too (after ${elapsed} ms)" \
     test "$elapsed" -ge 1000 -a "$elapsed" -lt 4500
 stop_server
 
+# SIGTERM with a keep-alive connection still open stops cleanly.
+start_server "$DATA"
+exec 5<>/dev/tcp/127.0.0.1/$PORT
+printf 'GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n' >&5
+sleep 0.2
+stop_server
+check "SIGTERM with an idle keep-alive connection open exits 0" test $? = 0
+exec 5>&-
+
+# Another consentd (another data directory) cannot take the same port.
+start_server "$DATA"
+"$CONSENTD" init --data "$E2E_TMP/other" >/dev/null
+"$CONSENTD" serve --data "$E2E_TMP/other" --listen "127.0.0.1:$PORT" >"$E2E_TMP/o" 2>&1
+check "a second service on the same port is refused" grep -q "another program listens there" "$E2E_TMP/o"
+
+# The request log cannot be forged or made to name a person.
+curl -s -o /dev/null -X 'GE"T' "$(URL)/healthz"
+curl -s -o /dev/null "$(URL)/v1/patient/9434765919"
+check "every request-log line is valid JSON" \
+    bash -c "grep '^{' '$E2E_TMP/server.log' | jq -e . >/dev/null"
+check "a path that is no route is not logged as sent" \
+    bash -c "! grep -q 9434765919 '$E2E_TMP/server.log' && grep -q '{unrouted}' '$E2E_TMP/server.log'"
+stop_server
+
 # HTTP/2 is not offered.
 start_server "$DATA"
 check "HTTP/2 with prior knowledge is not served" \
