@@ -371,6 +371,71 @@ START_TEST(test_tampered_entry_is_read_only)
 }
 END_TEST
 
+/* A check that records its write's ODS code in the jti side table. */
+static enum err
+side_write_check(struct store_txn *t, struct seq_write *w)
+{
+    const char *key = w->check_ctx;
+
+    return store_put(t, STORE_JTI, key, strlen(key), "x", 1, false, false);
+}
+
+static bool
+side_written(const char *key)
+{
+    struct store_txn *t = NULL;
+    const void *v;
+    size_t len;
+    enum err rc;
+
+    ck_assert_int_eq(store_begin(store, false, &t), ERR_OK);
+    rc = store_get(t, STORE_JTI, key, strlen(key), &v, &len);
+    store_abort(t);
+    return rc == ERR_OK;
+}
+
+static char side_first[] = "first", side_second[] = "second", side_alone[] = "alone";
+
+START_TEST(test_refused_write_leaves_no_side_writes)
+{
+    struct seq_write *a = org_write("SIDE1"), *b = org_write("SIDE1");
+
+    a->check = side_write_check;
+    a->check_ctx = side_first;
+    b->check = side_write_check;
+    b->check_ctx = side_second;
+    ck_assert_int_eq(sequencer_submit(seq, a), ERR_OK);
+    ck_assert_int_eq(sequencer_submit(seq, b), ERR_OK);
+    wait_for(2);
+    ck_assert_int_eq(a->rc, ERR_OK);
+    ck_assert_int_eq(b->rc, ERR_CONFLICT); /* the entry is refused after its check wrote */
+    ck_assert(side_written("first"));
+    ck_assert(!side_written("second"));
+    ck_assert_uint_eq(checked_checkpoint(), 1);
+    write_free(a);
+    write_free(b);
+}
+END_TEST
+
+START_TEST(test_side_write_without_entry_is_durable)
+{
+    struct seq_write *w = xcalloc(1, sizeof(*w));
+
+    w->check = side_write_check;
+    w->check_ctx = side_alone;
+    w->done = on_done;
+    w->ctx = &waiter;
+    ck_assert_int_eq(sequencer_submit(seq, w), ERR_OK);
+    wait_for(1);
+    ck_assert_int_eq(w->rc, ERR_OK);
+    free(w);
+    close_all();
+    open_all();
+    ck_assert(side_written("alone"));
+    ck_assert_uint_eq(checked_checkpoint(), 0); /* no entry, no new checkpoint */
+}
+END_TEST
+
 START_TEST(test_full_queue_is_refused)
 {
     struct seq_write *a = org_write("Q1"), *b = org_write("Q2");
@@ -428,6 +493,8 @@ sequencer_suite(void)
     tcase_add_test(tc, test_rolled_back_store_is_read_only);
     tcase_add_test(tc, test_rewritten_store_is_read_only);
     tcase_add_test(tc, test_tampered_entry_is_read_only);
+    tcase_add_test(tc, test_refused_write_leaves_no_side_writes);
+    tcase_add_test(tc, test_side_write_without_entry_is_durable);
     tcase_add_test(tc, test_full_queue_is_refused);
     tcase_add_test(tc, test_missing_checkpoint_file_refuses_to_start);
     tcase_add_test(tc, test_checkpoint_by_another_key_refuses_to_start);

@@ -99,6 +99,14 @@ reg "emergency at a GP practice" "{\"client_id\":\"c2\",\"org\":\"A81001\",\"jwk
 # --- tokens ------------------------------------------------------------------------------
 TOKEN=$("$CTL" client token --id gp-1 --key "$E2E_TMP/gp.key")
 check "client token prints an access token" test -n "$TOKEN"
+check "consentctl token verify verifies it offline against the JWKS" \
+    bash -c "\"$CTL\" token verify --url '$(URL)' '$TOKEN' | grep -q '^verified: signed by'"
+c=${TOKEN:40:1}
+[ "$c" = a ] && c=b || c=a
+"$CTL" token verify --url "$(URL)" "${TOKEN:0:40}$c${TOKEN:41}" >/dev/null 2>&1
+check "… and refuses it with one character changed (exit 65)" test $? = 65
+"$CTL" token verify --url "$(URL)" --aud https://records.example "$TOKEN" >/dev/null 2>&1
+check "… and for an audience it was not issued for (exit 65)" test $? = 65
 # claims JWT: the decoded payload of a JWT
 claims() {
     local s
