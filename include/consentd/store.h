@@ -36,8 +36,11 @@ enum store_table {
     STORE_LINKS,    /* "system|value" → NHS number (10 bytes) */
     STORE_POINTERS, /* pointer id → struct pointers record (see pointers.h) */
     STORE_BY_NHS, /* NHS number ‖ '/' ‖ pointer id → empty: a person's pointers in id order */
-    STORE_ENROL,  /* SHA-256 of an enrolment code → struct patients_code (side table) */
-    STORE_JTI,    /* client id ‖ 0x00 ‖ jti → expiry (8 bytes BE) (side table) */
+    STORE_CONSENTS,        /* grant id (jti) → consents record (see consents.h) */
+    STORE_CONSENTS_BY_NHS, /* NHS number ‖ '/' ‖ jti → empty: a person's grants */
+    STORE_DELEGATIONS,     /* delegations (see consents.h) */
+    STORE_ENROL,           /* SHA-256 of an enrolment code → struct patients_code (side table) */
+    STORE_JTI,             /* client id ‖ 0x00 ‖ jti → expiry (8 bytes BE) (side table) */
     STORE_NTABLES
 };
 
