@@ -30,6 +30,7 @@ Suite *state_suite(void);
 Suite *json_suite(void);
 Suite *nhs_suite(void);
 Suite *patients_suite(void);
+Suite *consent_suite(void);
 Suite *assertion_suite(void);
 Suite *rebuild_suite(void);
 

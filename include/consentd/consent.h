@@ -8,13 +8,17 @@
  *   1. an active, matching "deny" wins (the earliest such grant in log order is named);
  *   2. else an active, matching "permit" permits (the earliest is named);
  *   3. else the implied rule may permit: the organisation that enrolled the person (their GP
- *      practice) reading for the implied purpose (TREAT), never a sensitive category;
+ *      practice) reading (and only reading) for the implied purpose (TREAT), never a sensitive
+ *      category;
  *   4. else it is refused by default.
  * The request is permitted only if every category asked for is permitted.
  *
  * A grant matches when its grantee names the requester (its ODS code, its organisation type, or
  * anyone), its purpose is the request's, it covers the category and every action asked for, and
- * it is active: now within [start, end) and not revoked at now.
+ * it is active: now within [start, end) and not revoked at now. ("Every action" is the same for
+ * a deny today, since reading is the only action; when there are more, a deny should match when
+ * it covers any action asked for.) "Earliest" means the lowest log index, whatever the order of
+ * the array.
  *
  * THREAD SAFETY: pure; reentrant.
  */
@@ -47,7 +51,7 @@ struct consent_grant {
     uint64_t categories;   /* bit i: the policy's category i */
     unsigned actions;      /* CONSENT_ACTION_* bits */
     int64_t start;         /* the period, seconds since the epoch: start inclusive... */
-    int64_t end;           /* ...end exclusive */
+    int64_t end;           /* ...end exclusive (INT64_MAX for a grant with no end) */
     int64_t revoked_at;    /* time of its revocation entry; 0 if never revoked */
     uint64_t revoke_index; /* log index of the revocation, when revoked */
 };
