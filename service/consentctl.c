@@ -44,6 +44,9 @@ static const char usage_main[] =
     "  token verify            verify an access token offline against the service's JWKS\n"
     "  patient code|enrol|rotate|recover|link|token|pointers\n"
     "                          enrolment codes, a person's key, identifiers, own token\n"
+    "  consent grant|deny|revoke|delegate|list\n"
+    "                          a person's signed grants, denials, revocations, delegations\n"
+    "  decide                  may an organisation read a person's data now, and why\n"
     "\n"
     "Run `consentctl <command> --help` for a command's options.\n"
     "Exit codes: 0 verified, 64 usage, 65 did not verify, 66 missing input, 69 service\n"
@@ -751,6 +754,8 @@ main(int argc, char **argv)
         code = ctl_client_main(argc - 1, argv + 1);
     } else if (strcmp(argv[1], "patient") == 0) {
         code = ctl_patient_main(argc - 1, argv + 1);
+    } else if (strcmp(argv[1], "consent") == 0 || strcmp(argv[1], "decide") == 0) {
+        code = ctl_consent_main(argc - 1, argv + 1);
     } else {
         fprintf(stderr, "consentctl: unknown command \"%s%s%s\"\n\n%s", argv[1],
                 argc >= 3 ? " " : "", argc >= 3 ? argv[2] : "", usage_main);

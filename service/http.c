@@ -66,8 +66,13 @@ static const struct http_route http_routes[] = {
     /* routes: pointers */
     {"POST", "/v1/pointers", false, api_pointer_create},
     {"POST", "/v1/pointers/", true, api_pointer_retire},
-    {"GET", "/v1/patients/", true, api_pointer_list},
+    {"GET", "/v1/patients/", true, api_patient_get},
     {"POST", "/fhir/DocumentReference", false, api_pointer_fhir_create},
+    /* routes: consents */
+    {"POST", "/v1/consents", false, api_consent_create},
+    {"POST", "/v1/consents/", true, api_consent_revoke},
+    {"POST", "/v1/delegations", false, api_consent_delegation_create},
+    {"POST", "/v1/decisions", false, api_consent_decide},
 };
 
 #define HTTP_NROUTES (sizeof(http_routes) / sizeof(http_routes[0]))

@@ -603,3 +603,38 @@ policy_purpose_known(const struct policy *p, const char *code)
             return true;
     return false;
 }
+
+unsigned
+policy_category_count(const struct policy *p)
+{
+    return p->n_categories;
+}
+
+int
+policy_category_bit(const struct policy *p, const char *name)
+{
+    unsigned i;
+
+    for (i = 0; i < p->n_categories; i++)
+        if (strcmp(p->categories[i].name, name) == 0)
+            return (int)i;
+    return -1;
+}
+
+const char *
+policy_category_at(const struct policy *p, unsigned bit)
+{
+    return bit < p->n_categories ? p->categories[bit].name : NULL;
+}
+
+uint64_t
+policy_sensitive_mask(const struct policy *p)
+{
+    uint64_t m = 0;
+    unsigned i;
+
+    for (i = 0; i < p->n_categories; i++)
+        if (p->categories[i].sensitive)
+            m |= UINT64_C(1) << i;
+    return m;
+}

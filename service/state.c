@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "consentd/clients.h"
+#include "consentd/consents.h"
 #include "consentd/jstrict.h"
 #include "consentd/patients.h"
 #include "consentd/pointers.h"
@@ -65,6 +66,10 @@ static const struct {
     /* entry types: pointers */
     {"pointer", pointers_apply},
     {"pointer.retire", pointers_apply},
+    /* entry types: consents */
+    {"consent", consents_apply},
+    {"consent.revoke", consents_apply},
+    {"delegation", consents_apply},
 };
 
 enum err

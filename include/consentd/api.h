@@ -40,4 +40,12 @@ void api_pointer_retire(struct http_call *c);
 void api_pointer_list(struct http_call *c);
 void api_pointer_fhir_create(struct http_call *c);
 
+/* handlers: consents */
+void api_consent_create(struct http_call *c);
+void api_consent_revoke(struct http_call *c);
+void api_consent_delegation_create(struct http_call *c);
+void api_consent_decide(struct http_call *c);
+/* GET /v1/patients/{nhs}/…: pointers (api_pointer_list) or consents, by the path's suffix. */
+void api_patient_get(struct http_call *c);
+
 #endif

@@ -59,5 +59,7 @@ const char *ctl_token(const char *flag);
 int ctl_admin_main(int argc, char **argv);
 int ctl_client_main(int argc, char **argv);
 int ctl_patient_main(int argc, char **argv);
+/* ctl_consent_main serves the group "consent" and the command "decide" (argv[0] says which). */
+int ctl_consent_main(int argc, char **argv);
 
 #endif

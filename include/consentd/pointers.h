@@ -19,9 +19,10 @@
  *   [26, 36) the custodian's ODS code, ASCII, NUL-padded
  *   [36, 58) the id of the pointer that superseded it, or 22 NUL bytes
  *
- * The NHS number and custodian are in the record, not only in the entry, because applying an
- * entry must not read the log: a replay (consentd serve --rebuild) applies entries to a store
- * that holds only state tables. Everything else is read from the entry itself.
+ * The NHS number and custodian are in the record, not only in the entry, so that applying an
+ * entry needs no read of the log (a replay, consentd serve --rebuild, appends each entry to its
+ * scratch store as it goes, so other modules may read earlier entries). Everything else is
+ * read from the entry itself.
  *
  * STORE_BY_NHS maps NHS number ‖ '/' ‖ pointer id to an empty value: a person's pointers in id
  * order, active or not.

@@ -11,6 +11,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "consentd/err.h"
 
@@ -85,6 +86,21 @@ void policy_category_list(const struct policy *p, char *out, size_t out_cap);
  * category of p. Borrowed from p.
  */
 const char *policy_category_display(const struct policy *p, const char *name);
+
+/* policy_category_count returns the number of data categories of p (at most 64). */
+unsigned policy_category_count(const struct policy *p);
+
+/*
+ * policy_category_bit returns the position of category name in p's order (its bit in a
+ * consent_grant's categories), or -1 for a name that is not a category of p.
+ */
+int policy_category_bit(const struct policy *p, const char *name);
+
+/* policy_category_at returns the name of the category at position bit, or NULL past the end. */
+const char *policy_category_at(const struct policy *p, unsigned bit);
+
+/* policy_sensitive_mask returns the bits of p's sensitive categories. */
+uint64_t policy_sensitive_mask(const struct policy *p);
 
 /* policy_purpose_known is true if code is a purpose of use of p (case-sensitive: "TREAT"). */
 bool policy_purpose_known(const struct policy *p, const char *code);
