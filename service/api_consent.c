@@ -120,6 +120,13 @@ api_consent_refused(struct http_call *c, enum consents_refusal r, bool admin, co
     case CONSENTS_DELEGATE_UNKNOWN:
         title = "Delegate not enrolled";
         break;
+    case CONSENTS_PATIENT_UNKNOWN:
+        title = "Patient not enrolled";
+        break;
+    case CONSENTS_NOT_ENROLLER:
+        status = 403;
+        title = "Not an enroller";
+        break;
     case CONSENTS_OK:
         http_reply_problem(c, 500, "internal", "Internal error", "refused without a reason");
         return;
@@ -208,26 +215,6 @@ api_consent_rights_policy(struct http_call *c, const struct consents_rights *r)
 
 /* --- the writes --- */
 
-/*
- * api_consent_fields_obj parses the write's fields (members without braces) back into an
- * object, so the sequencer's check decides on exactly what the entry will hold.
- */
-static cJSON *
-api_consent_fields_obj(const struct seq_write *w)
-{
-    char *text = xmalloc(w->fields_len + 3);
-    cJSON *o = NULL;
-
-    text[0] = '{';
-    memcpy(text + 1, w->fields, w->fields_len);
-    text[w->fields_len + 1] = '}';
-    text[w->fields_len + 2] = '\0';
-    if (jstrict_parse(text, w->fields_len + 2, &o, NULL) != ERR_OK)
-        o = NULL;
-    free(text);
-    return o;
-}
-
 /* The sequencer's check: the same decision, in log order, at the entry's time. */
 static enum err
 api_consent_write_check(struct store_txn *t, struct seq_write *w)
@@ -237,7 +224,7 @@ api_consent_write_check(struct store_txn *t, struct seq_write *w)
     struct consents_grant *g = NULL;
     struct consents_revocation r;
     const char *jws = NULL;
-    cJSON *o = api_consent_fields_obj(w);
+    cJSON *o = json_fields_parse(w->fields, w->fields_len);
     enum err rc = ERR_INVAL;
 
     x->refusal = CONSENTS_OK;
@@ -583,6 +570,13 @@ api_consent_list_one(void *ctx, const struct consents_record *rec)
     cJSON_AddStringToObject(o, "recorded", when);
     cJSON_AddStringToObject(o, "status", consents_status_name(consents_status(rec, l->now)));
     cJSON_AddStringToObject(o, "iss", rec->g.iss);
+    /* A paper grant names the person as iss (they consented) and the enroller who recorded it. */
+    cJSON_AddStringToObject(o, "source",
+                            rec->source == CONSENTS_SOURCE_PAPER  ? "paper"
+                            : strcmp(rec->g.iss, rec->g.sub) == 0 ? "patient"
+                                                                  : "delegate");
+    if (rec->source == CONSENTS_SOURCE_PAPER)
+        cJSON_AddStringToObject(o, "by", rec->by);
     cJSON_AddStringToObject(o, "effect", rec->g.effect == CONSENT_PERMIT ? "permit" : "deny");
     cJSON_AddItemToObject(o, "grantee", api_consent_grantee(&rec->g));
     cJSON_AddStringToObject(o, "purpose", rec->g.purpose);

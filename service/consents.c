@@ -4,14 +4,17 @@
  * reads only the state and the log before the entry, at the entry's own time, so the sequencer
  * and a replay reach the same answer. Nothing here logs.
  */
+#include <assert.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "consentd/b64.h"
 #include "consentd/clients.h"
 #include "consentd/consents.h"
+#include "consentd/hash.h"
 #include "consentd/jstrict.h"
 #include "consentd/jws.h"
 #include "consentd/patients.h"
@@ -173,6 +176,10 @@ consents_refusal_name(enum consents_refusal r)
         return "delegation-loop";
     case CONSENTS_DELEGATE_UNKNOWN:
         return "delegate-not-enrolled";
+    case CONSENTS_PATIENT_UNKNOWN:
+        return "patient-not-enrolled";
+    case CONSENTS_NOT_ENROLLER:
+        return "not-an-enroller";
     }
     return "refused";
 }
@@ -404,32 +411,57 @@ consents_read_ok(const char *s)
     return strcmp(s, "read") == 0;
 }
 
-/* consents_grant_payload reads a grant's payload into *g. */
+/*
+ * consents_grant_payload reads a grant's payload into *g: a signed grant's, or (paper true) the
+ * "paper" object of a grant taken on paper, which has neither iss nor iat (iss is then sub).
+ */
 static enum err
-consents_grant_payload(const cJSON *pl, struct consents_grant *g, enum consents_refusal *why_code,
-                       char why[static STATE_WHY_MAX])
+consents_grant_payload(const cJSON *pl, bool paper, struct consents_grant *g,
+                       enum consents_refusal *why_code, char why[static STATE_WHY_MAX])
 {
-    static const char *const members[] = {"iss",     "sub",     "jti",       "iat",     "effect",
+    /* A paper grant's members are these without the first two. */
+    static const char *const members[] = {"iss",     "iat",     "sub",       "jti",     "effect",
                                           "grantee", "purpose", "datatypes", "actions", "period"};
     char acts[CONSENTS_MAX_NAMES][CONSENTS_NAME_MAX + 1];
+    size_t skip = paper ? 2 : 0;
     const cJSON *gr;
     const char *bad = NULL, *s, *o, *r;
     unsigned nacts;
     enum err rc;
 
     memset(g, 0, sizeof(*g));
-    if (!consents_only(pl, members, sizeof(members) / sizeof(members[0]), &bad))
+    if (paper && !cJSON_IsObject(pl))
         return consents_refuse(ERR_INVAL, CONSENTS_MALFORMED, why_code, why,
-                               "a grant's payload may not hold \"%.32s\"; it has exactly iss, "
-                               "sub, jti, iat, effect, grantee, purpose, datatypes, actions and "
-                               "period",
-                               bad);
-    rc = consents_people(pl, g->iss, g->sub, g->jti, why_code, why);
-    if (rc != ERR_OK)
-        return rc;
-    if (!consents_int(pl, "iat", &g->iat))
+                               "\"paper\" must be an object: the grant taken on paper");
+    if (!consents_only(pl, members + skip, sizeof(members) / sizeof(members[0]) - skip, &bad))
         return consents_refuse(ERR_INVAL, CONSENTS_MALFORMED, why_code, why,
-                               "\"iat\" must be the time the grant was signed, in whole seconds");
+                               "a grant's %s may not hold \"%.32s\"; it has exactly %ssub, jti, "
+                               "effect, grantee, purpose, datatypes, actions and period",
+                               paper ? "paper form" : "payload", bad, paper ? "" : "iss, iat, ");
+    if (paper) {
+        s = consents_str(pl, "sub");
+        o = consents_str(pl, "jti");
+        if (s == NULL || !nhs_valid(s))
+            return consents_refuse(ERR_INVAL, CONSENTS_MALFORMED, why_code, why,
+                                   "\"sub\" must be an NHS number: ten digits with a valid "
+                                   "Modulus 11 check digit");
+        if (o == NULL || !consents_jti_valid(o))
+            return consents_refuse(ERR_INVAL, CONSENTS_MALFORMED, why_code, why,
+                                   "\"jti\" must be 1 to %d characters of A-Z, a-z, 0-9, '.', "
+                                   "'_' and '-'",
+                                   CONSENTS_JTI_MAX);
+        memcpy(g->sub, s, NHS_LEN + 1);
+        memcpy(g->iss, s, NHS_LEN + 1);
+        memcpy(g->jti, o, strlen(o) + 1);
+    } else {
+        rc = consents_people(pl, g->iss, g->sub, g->jti, why_code, why);
+        if (rc != ERR_OK)
+            return rc;
+        if (!consents_int(pl, "iat", &g->iat))
+            return consents_refuse(ERR_INVAL, CONSENTS_MALFORMED, why_code, why,
+                                   "\"iat\" must be the time the grant was signed, in whole "
+                                   "seconds");
+    }
     s = consents_str(pl, "effect");
     if (s != NULL && strcmp(s, "permit") == 0)
         g->effect = CONSENT_PERMIT;
@@ -489,7 +521,7 @@ consents_grant_parse(const char *jws, size_t len, struct consents_grant *out,
     rc = consents_decode(jws, len, CONSENTS_TYP_GRANT, &p, kid, why_code, why);
     if (rc != ERR_OK)
         return rc;
-    rc = consents_grant_payload(p.payload, out, why_code, why);
+    rc = consents_grant_payload(p.payload, false, out, why_code, why);
     jws_parts_clear(&p);
     if (rc != ERR_OK)
         memset(out, 0, sizeof(*out));
@@ -896,7 +928,7 @@ consents_grant_check(struct store_txn *t, const char *jws, size_t len, int64_t a
     rc = consents_decode(jws, len, CONSENTS_TYP_GRANT, &p, kid, why_code, why);
     if (rc != ERR_OK)
         return rc;
-    rc = consents_grant_payload(p.payload, out, why_code, why);
+    rc = consents_grant_payload(p.payload, false, out, why_code, why);
     jws_parts_clear(&p);
     if (rc == ERR_OK)
         rc = consents_verify(t, jws, len, out->iss, kid, "signer (\"iss\")", why_code, why);
@@ -911,6 +943,59 @@ consents_grant_check(struct store_txn *t, const char *jws, size_t len, int64_t a
     if (rc != ERR_OK)
         memset(out, 0, sizeof(*out));
     return rc;
+}
+
+enum err
+consents_paper_check(struct store_txn *t, const cJSON *paper, const char *by, int64_t at,
+                     struct consents_grant *out, enum consents_refusal *why_code,
+                     char why[static STATE_WHY_MAX])
+{
+    struct patients_patient p;
+    struct clients_client cl;
+    enum err rc;
+
+    (void)at; /* no rule of a paper grant depends on the time yet; the signature is not checked */
+    memset(out, 0, sizeof(*out));
+    *why_code = CONSENTS_OK;
+    why[0] = '\0';
+    rc = consents_grant_payload(paper, true, out, why_code, why);
+    if (rc == ERR_OK && (by == NULL || !clients_id_valid(by)))
+        rc = consents_refuse(ERR_INVAL, CONSENTS_MALFORMED, why_code, why,
+                             "\"by\" must be the client id of the enroller who recorded the "
+                             "paper consent");
+    if (rc == ERR_OK) {
+        rc = clients_get(t, by, &cl);
+        if (rc == ERR_NOTFOUND ||
+            (rc == ERR_OK && (cl.retired || (cl.roles & POLICY_ROLE_ENROLLER) == 0)))
+            rc = consents_refuse(ERR_AUTH, CONSENTS_NOT_ENROLLER, why_code, why,
+                                 "a consent taken on paper is recorded by a registered client "
+                                 "with the enroller role that is not retired");
+    }
+    if (rc == ERR_OK) {
+        rc = patients_get(t, out->sub, &p);
+        if (rc == ERR_NOTFOUND)
+            rc = consents_refuse(ERR_INVAL, CONSENTS_PATIENT_UNKNOWN, why_code, why,
+                                 "the patient is not enrolled: a consent taken on paper is "
+                                 "recorded only for a person enrolled in this service");
+    }
+    if (rc == ERR_OK)
+        rc = consents_jti_new(t, out->jti, why_code, why);
+    if (rc != ERR_OK)
+        memset(out, 0, sizeof(*out));
+    return rc;
+}
+
+void
+consents_jti_make(char jti[static CONSENTS_PAPER_JTI_LEN + 1])
+{
+    uint8_t raw[CONSENTS_PAPER_JTI_BYTES];
+
+    enum err rc;
+
+    hash_random(raw, sizeof(raw));
+    rc = b64_encode(raw, sizeof(raw), B64_URL, jti, CONSENTS_PAPER_JTI_LEN + 1);
+    assert(rc == ERR_OK); /* the buffer is sized for it */
+    (void)rc;
 }
 
 /* consents_grant_rec reads the STORE_CONSENTS record of grant jti. */
@@ -1153,9 +1238,25 @@ consents_apply_rc(enum err rc, enum consents_refusal code)
     case CONSENTS_OTHER_PERSON:
     case CONSENTS_SELF_DELEGATION:
     case CONSENTS_DELEGATE_UNKNOWN:
+    case CONSENTS_PATIENT_UNKNOWN:
+    case CONSENTS_NOT_ENROLLER:
         break;
     }
     return ERR_INVAL;
+}
+
+/* consents_grant_record writes the tables' records of grant g, recorded by entry index. */
+static enum err
+consents_grant_record(struct store_txn *t, const struct consents_grant *g, uint64_t index)
+{
+    char key[NHS_LEN + 1 + CONSENTS_JTI_MAX + 1];
+    enum err rc;
+
+    rc = consents_grant_put(t, g->jti, index, 0, 0, g->sub, true);
+    if (rc != ERR_OK)
+        return rc;
+    snprintf(key, sizeof(key), "%s/%s", g->sub, g->jti);
+    return store_put(t, STORE_CONSENTS_BY_NHS, key, strlen(key), "", 0, true, false);
 }
 
 static enum err
@@ -1164,7 +1265,6 @@ consents_apply_grant(struct store_txn *t, uint64_t index, const char *jws, int64
 {
     struct consents_grant *g = xmalloc(sizeof(*g));
     enum consents_refusal code;
-    char key[NHS_LEN + 1 + CONSENTS_JTI_MAX + 1];
     enum err rc;
 
     rc = consents_grant_check(t, jws, strlen(jws), at, g, &code, why);
@@ -1172,12 +1272,26 @@ consents_apply_grant(struct store_txn *t, uint64_t index, const char *jws, int64
         rc = consents_apply_rc(rc, code);
         goto out;
     }
-    rc = consents_grant_put(t, g->jti, index, 0, 0, g->sub, true);
-    if (rc != ERR_OK)
-        goto out;
-    snprintf(key, sizeof(key), "%s/%s", g->sub, g->jti);
-    rc = store_put(t, STORE_CONSENTS_BY_NHS, key, strlen(key), "", 0, true, false);
+    rc = consents_grant_record(t, g, index);
 out:
+    free(g);
+    return rc;
+}
+
+static enum err
+consents_apply_paper(struct store_txn *t, uint64_t index, const cJSON *e, int64_t at,
+                     char why[static STATE_WHY_MAX])
+{
+    struct consents_grant *g = xmalloc(sizeof(*g));
+    enum consents_refusal code;
+    enum err rc;
+
+    rc = consents_paper_check(t, cJSON_GetObjectItemCaseSensitive(e, "paper"),
+                              consents_str(e, "by"), at, g, &code, why);
+    if (rc == ERR_OK)
+        rc = consents_grant_record(t, g, index);
+    else
+        rc = consents_apply_rc(rc, code);
     free(g);
     return rc;
 }
@@ -1245,6 +1359,7 @@ consents_apply(struct store_txn *t, uint64_t index, const char *type, const cJSO
                char why[static STATE_WHY_MAX])
 {
     static const char *const members[] = {"v", "type", "time", "jws"};
+    static const char *const paper_members[] = {"v", "type", "time", "paper", "by"};
     const char *jws = consents_str(e, "jws"), *bad = NULL;
     int64_t at;
 
@@ -1254,6 +1369,15 @@ consents_apply(struct store_txn *t, uint64_t index, const char *type, const cJSO
     }
     if (strcmp(type, "delegation") == 0)
         return consents_apply_delegation(t, index, e, at, why);
+    if (strcmp(type, "consent") == 0 && cJSON_GetObjectItemCaseSensitive(e, "paper") != NULL) {
+        if (!consents_only(e, paper_members, 5, &bad)) {
+            snprintf(why, STATE_WHY_MAX,
+                     "a paper consent entry holds exactly \"paper\" and \"by\", not \"%.32s\"",
+                     bad);
+            return ERR_INVAL;
+        }
+        return consents_apply_paper(t, index, e, at, why);
+    }
     if (jws == NULL || !consents_only(e, members, 4, &bad)) {
         snprintf(why, STATE_WHY_MAX, "a %s entry holds exactly \"jws\": the signed JWS", type);
         return ERR_INVAL;
@@ -1273,7 +1397,7 @@ consents_get(struct store_txn *t, const char *jti, struct consents_record *out)
 {
     char why[STATE_WHY_MAX], sub[NHS_LEN + 1];
     enum consents_refusal code;
-    const char *jws;
+    const char *jws, *by;
     cJSON *e = NULL;
     enum err rc;
 
@@ -1289,9 +1413,23 @@ consents_get(struct store_txn *t, const char *jti, struct consents_record *out)
         goto out;
     rc = ERR_STORAGE;
     jws = consents_str(e, "jws");
-    if (jws == NULL || consents_entry_time(e, &out->recorded) != ERR_OK ||
-        consents_grant_parse(jws, strlen(jws), &out->g, &code, why) != ERR_OK ||
-        strcmp(out->g.sub, sub) != 0 || strcmp(out->g.jti, jti) != 0)
+    by = consents_str(e, "by");
+    if (consents_entry_time(e, &out->recorded) != ERR_OK)
+        goto out;
+    if (jws != NULL) {
+        out->source = CONSENTS_SOURCE_SIGNED;
+        if (consents_grant_parse(jws, strlen(jws), &out->g, &code, why) != ERR_OK)
+            goto out;
+    } else {
+        /* A paper grant: its shape was checked when it was applied. */
+        out->source = CONSENTS_SOURCE_PAPER;
+        if (by == NULL || strlen(by) > CONSENTS_BY_MAX ||
+            consents_grant_payload(cJSON_GetObjectItemCaseSensitive(e, "paper"), true, &out->g,
+                                   &code, why) != ERR_OK)
+            goto out;
+        memcpy(out->by, by, strlen(by) + 1);
+    }
+    if (strcmp(out->g.sub, sub) != 0 || strcmp(out->g.jti, jti) != 0)
         goto out;
     rc = ERR_OK;
 out:

@@ -73,6 +73,8 @@ static const struct http_route http_routes[] = {
     {"POST", "/v1/consents/", true, api_consent_revoke},
     {"POST", "/v1/delegations", false, api_consent_delegation_create},
     {"POST", "/v1/decisions", false, api_consent_decide},
+    {"GET", "/fhir/Consent", false, api_fhir_consent_search},
+    {"POST", "/fhir/Consent", false, api_fhir_consent_create},
 };
 
 #define HTTP_NROUTES (sizeof(http_routes) / sizeof(http_routes[0]))
@@ -367,30 +369,29 @@ http_parse_u64(const char *s, uint64_t *v)
 }
 
 /*
- * http_pairs parses name=value pairs from [start, end) into out (see http_query). On failure it
- * answers 400 (an OAuth error when oauth is true) and returns false.
+ * http_pairs_parse parses name=value pairs from [start, end) into out (see http_query) without
+ * answering: on failure it writes a sentence into why (cap bytes), points *bad at the unknown
+ * or repeated name (in the request's memory; NULL when the pairs do not parse) and returns
+ * false.
  */
 static bool
-http_pairs(struct http_call *c, const char *start, const char *end, const char *what,
-           const char *const *names, size_t n, const char **out, bool oauth)
+http_pairs_parse(struct http_call *c, const char *start, const char *end, const char *what,
+                 const char *const *names, size_t n, const char **out, char *why, size_t cap,
+                 const char **bad)
 {
     UriQueryListA *list = NULL, *q;
     int count = 0;
     size_t i;
     bool ok = false;
 
+    *bad = NULL;
     for (i = 0; i < n; i++)
         out[i] = NULL;
     if (start == end)
         return true;
     if (uriDissectQueryMallocExA(&list, &count, start, end, URI_TRUE, URI_BR_DONT_TOUCH) !=
         URI_SUCCESS) {
-        if (oauth)
-            http_reply_oauth_error(c, 400, "invalid_request",
-                                   "the %s is not valid percent-encoded name=value pairs", what);
-        else
-            http_reply_problem(c, 400, "invalid-query", "Invalid query",
-                               "the %s is not valid percent-encoded name=value pairs", what);
+        snprintf(why, cap, "the %s is not valid percent-encoded name=value pairs", what);
         return false;
     }
     for (q = list; q != NULL; q = q->next) {
@@ -398,13 +399,9 @@ http_pairs(struct http_call *c, const char *start, const char *end, const char *
             if (strcmp(q->key, names[i]) == 0)
                 break;
         if (i == n || out[i] != NULL) {
-            const char *problem = i == n ? "is unknown" : "is given more than once";
-            if (oauth)
-                http_reply_oauth_error(c, 400, "invalid_request", "%s parameter \"%.64s\" %s", what,
-                                       q->key, problem);
-            else
-                http_reply_problem(c, 400, "invalid-query", "Invalid query",
-                                   "%s parameter \"%.64s\" %s", what, q->key, problem);
+            snprintf(why, cap, "%s parameter \"%.64s\" %s", what, q->key,
+                     i == n ? "is unknown" : "is given more than once");
+            *bad = h2o_strdup(&c->req->pool, q->key, SIZE_MAX).base;
             goto out;
         }
         out[i] = h2o_strdup(&c->req->pool, q->value != NULL ? q->value : "", SIZE_MAX).base;
@@ -415,25 +412,75 @@ out:
     return ok;
 }
 
+/*
+ * http_pairs parses name=value pairs from [start, end) into out (see http_query). On failure it
+ * answers 400 (an OAuth error when oauth is true) and returns false.
+ */
+static bool
+http_pairs(struct http_call *c, const char *start, const char *end, const char *what,
+           const char *const *names, size_t n, const char **out, bool oauth)
+{
+    char why[256];
+    const char *bad;
+
+    if (http_pairs_parse(c, start, end, what, names, n, out, why, sizeof(why), &bad))
+        return true;
+    if (oauth)
+        http_reply_oauth_error(c, 400, "invalid_request", "%s", why);
+    else
+        http_reply_problem(c, 400, "invalid-query", "Invalid query", "%s", why);
+    return false;
+}
+
+/* http_query_text finds the query string: false (*start = *end = NULL) when there is none. */
+static bool
+http_query_text(struct http_call *c, const char **start, const char **end)
+{
+    h2o_req_t *req = c->req;
+
+    *start = *end = NULL;
+    if (req->query_at == SIZE_MAX || req->query_at + 1 >= req->path.len)
+        return false;
+    *start = req->path.base + req->query_at + 1;
+    *end = req->path.base + req->path.len;
+    return true;
+}
+
 bool
 http_query(struct http_call *c, const char *const *names, size_t n, const char **out)
 {
-    h2o_req_t *req = c->req;
     const char *start, *end;
     size_t i;
 
     for (i = 0; i < n; i++)
         out[i] = NULL;
-    if (req->query_at == SIZE_MAX || req->query_at + 1 >= req->path.len)
+    if (!http_query_text(c, &start, &end))
         return true;
-    start = req->path.base + req->query_at + 1;
-    end = req->path.base + req->path.len;
     if ((size_t)(end - start) > HTTP_MAX_QUERY) {
         http_reply_problem(c, 400, "invalid-query", "Invalid query",
                            "the query string is longer than %d bytes", HTTP_MAX_QUERY);
         return false;
     }
     return http_pairs(c, start, end, "query", names, n, out, false);
+}
+
+bool
+http_query_check(struct http_call *c, const char *const *names, size_t n, const char **out,
+                 char *why, size_t cap, const char **bad)
+{
+    const char *start, *end;
+    size_t i;
+
+    *bad = NULL;
+    for (i = 0; i < n; i++)
+        out[i] = NULL;
+    if (!http_query_text(c, &start, &end))
+        return true;
+    if ((size_t)(end - start) > HTTP_MAX_QUERY) {
+        snprintf(why, cap, "the query string is longer than %d bytes", HTTP_MAX_QUERY);
+        return false;
+    }
+    return http_pairs_parse(c, start, end, "query", names, n, out, why, cap, bad);
 }
 
 bool

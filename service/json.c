@@ -6,6 +6,8 @@
 #include <string.h>
 
 #include "consentd/json.h"
+#include "consentd/jstrict.h"
+#include "consentd/xmalloc.h"
 
 enum err
 json_only_members(const cJSON *o, const char *const *allowed, size_t n,
@@ -121,4 +123,20 @@ json_fields_text(const cJSON *o, char **out, size_t *len)
     *out = s;
     *len = n - 2;
     return ERR_OK;
+}
+
+cJSON *
+json_fields_parse(const char *fields, size_t len)
+{
+    char *text = xmalloc(len + 3);
+    cJSON *o = NULL;
+
+    text[0] = '{';
+    memcpy(text + 1, fields, len);
+    text[len + 1] = '}';
+    text[len + 2] = '\0';
+    if (jstrict_parse(text, len + 2, &o, NULL) != ERR_OK)
+        o = NULL;
+    free(text);
+    return o;
 }

@@ -722,6 +722,177 @@ START_TEST(test_list_is_newest_first_with_status)
 }
 END_TEST
 
+/* enroller registers organisation A81001 (once) and its client id with roles (a JSON array). */
+static void
+enroller(const char *id, const char *roles)
+{
+    uint8_t pk[KEYS_PUBLIC_BYTES];
+    char e[512], x[64];
+    uint64_t oi;
+
+    keys_public(kx, pk);
+    ck_assert_int_eq(b64_encode(pk, sizeof(pk), B64_URL, x, sizeof(x)), ERR_OK);
+    if (state_org_index(t, "A81001", &oi) == ERR_NOTFOUND)
+        ck_assert_int_eq(append("{\"v\":1,\"type\":\"org\",\"time\":\"" T0
+                                "\",\"ods\":\"A81001\",\"name\":\"GP\",\"org_type\":"
+                                "\"gp-practice\"}"),
+                         ERR_OK);
+    snprintf(e, sizeof(e),
+             "{\"v\":1,\"type\":\"client\",\"time\":\"" T0 "\",\"client_id\":\"%s\","
+             "\"org\":\"A81001\",\"jwk\":{\"kty\":\"OKP\",\"crv\":\"Ed25519\",\"x\":\"%s\"},"
+             "\"roles\":%s}",
+             id, x, roles);
+    ck_assert_int_eq(append(e), ERR_OK);
+}
+
+/* paper applies a grant taken on paper about sub, recorded by the client by. */
+static enum err
+paper(const char *sub, const char *jti, const char *effect, const char *dts, const char *by)
+{
+    char e[1024];
+
+    snprintf(e, sizeof(e),
+             "{\"v\":1,\"type\":\"consent\",\"time\":\"" T0 "\",\"paper\":{\"sub\":\"%s\","
+             "\"jti\":\"%s\",\"effect\":\"%s\",\"grantee\":{\"org\":\"RX1\"},\"purpose\":"
+             "\"TREAT\",\"datatypes\":[%s],\"actions\":[\"read\"],\"period\":{\"start\":"
+             "\"" START "\",\"end\":\"" END "\"}},\"by\":\"%s\"}",
+             sub, jti, effect, dts, by);
+    return append(e);
+}
+
+START_TEST(test_paper_grant_is_recorded_like_a_signed_one)
+{
+    struct consents_record rec;
+    char got[256] = "";
+
+    ck_assert_int_eq(enrol(NHS_A, ka), ERR_OK);
+    enroller("gp-1", "[\"enroller\"]");
+    ck_assert_int_eq(grant(ka, NHS_A, NHS_A, "g1", "permit", "TREAT", DT), ERR_OK);
+    ck_assert_int_eq(paper(NHS_A, "p1", "permit", DT, "gp-1"), ERR_OK);
+    ck_assert_int_eq(consents_get(t, "p1", &rec), ERR_OK);
+    ck_assert_int_eq(rec.source, CONSENTS_SOURCE_PAPER);
+    ck_assert_str_eq(rec.by, "gp-1");
+    ck_assert_str_eq(rec.g.iss, NHS_A);
+    ck_assert_str_eq(rec.g.sub, NHS_A);
+    ck_assert_int_eq(rec.g.grantee, CONSENT_GRANTEE_ORG);
+    ck_assert_str_eq(rec.g.grantee_value, "RX1");
+    ck_assert_uint_eq(rec.g.ndatatypes, 2);
+    ck_assert_uint_eq(rec.index, range.size - 1);
+    ck_assert_int_eq(rec.recorded, t0);
+    ck_assert_int_eq(consents_status(&rec, t0), CONSENTS_ACTIVE);
+    ck_assert_int_eq(consents_get(t, "g1", &rec), ERR_OK);
+    ck_assert_int_eq(rec.source, CONSENTS_SOURCE_SIGNED);
+    ck_assert_str_eq(rec.by, "");
+    /* Listed as the person's, newest first, with the signed one. */
+    ck_assert_int_eq(consents_list(t, NHS_A, collect, got), ERR_OK);
+    ck_assert_str_eq(got, "p1 g1 ");
+}
+END_TEST
+
+START_TEST(test_paper_grant_refusals)
+{
+    struct consents_grant g;
+    char jti[CONSENTS_PAPER_JTI_LEN + 1], jti2[CONSENTS_PAPER_JTI_LEN + 1];
+    size_t before;
+    cJSON *o;
+
+    ck_assert_int_eq(enrol(NHS_A, ka), ERR_OK);
+    enroller("gp-1", "[\"enroller\"]");
+    enroller("aud-1", "[\"auditor\"]");
+    ck_assert_int_eq(grant(ka, NHS_A, NHS_A, "g1", "permit", "TREAT", DT), ERR_OK);
+    ck_assert_int_eq(paper(NHS_A, "p1", "permit", DT, "gp-1"), ERR_OK);
+    before = range.size;
+    /* A jti used by a signed grant, or by another paper grant. */
+    ck_assert_int_eq(paper(NHS_A, "g1", "permit", DT, "gp-1"), ERR_CONFLICT);
+    ck_assert_ptr_nonnull(strstr(why, "jti"));
+    ck_assert_int_eq(paper(NHS_A, "p1", "deny", DT, "gp-1"), ERR_CONFLICT);
+    /* A person not enrolled. */
+    ck_assert_int_eq(paper(NHS_B, "p2", "permit", DT, "gp-1"), ERR_INVAL);
+    ck_assert_ptr_nonnull(strstr(why, "not enrolled"));
+    /* Recorded by a client that is no enroller, or by no client. */
+    ck_assert_int_eq(paper(NHS_A, "p2", "permit", DT, "aud-1"), ERR_INVAL);
+    ck_assert_ptr_nonnull(strstr(why, "enroller"));
+    ck_assert_int_eq(paper(NHS_A, "p2", "permit", DT, "nobody"), ERR_INVAL);
+    ck_assert_int_eq(paper(NHS_A, "p2", "permit", DT, "no/such"), ERR_INVAL);
+    /* Shapes: a category repeated, an effect, members of a signed payload, extra members. */
+    ck_assert_int_eq(paper(NHS_A, "p2", "permit", "\"a\",\"a\"", "gp-1"), ERR_INVAL);
+    ck_assert_int_eq(paper(NHS_A, "p2", "allow", DT, "gp-1"), ERR_INVAL);
+    ck_assert_int_eq(
+        append("{\"v\":1,\"type\":\"consent\",\"time\":\"" T0 "\",\"paper\":{\"iss\":\"" NHS_A
+               "\",\"sub\":\"" NHS_A "\",\"jti\":\"p2\",\"effect\":\"permit\",\"grantee\":\"*\","
+               "\"purpose\":\"TREAT\",\"datatypes\":[\"a\"],\"actions\":[\"read\"],"
+               "\"period\":{\"start\":\"" START "\",\"end\":\"" END "\"}},\"by\":\"gp-1\"}"),
+        ERR_INVAL);
+    ck_assert_int_eq(append("{\"v\":1,\"type\":\"consent\",\"time\":\"" T0
+                            "\",\"paper\":{},\"by\":\"gp-1\",\"jws\":\"a.b.c\"}"),
+                     ERR_INVAL);
+    ck_assert_int_eq(append("{\"v\":1,\"type\":\"consent\",\"time\":\"" T0
+                            "\",\"paper\":\"yes\",\"by\":\"gp-1\"}"),
+                     ERR_INVAL);
+    /* A period that ends when it starts. */
+    o = cJSON_Parse("{\"sub\":\"" NHS_A "\",\"jti\":\"p3\",\"effect\":\"permit\",\"grantee\":"
+                    "\"*\",\"purpose\":\"TREAT\",\"datatypes\":[\"a\"],\"actions\":[\"read\"],"
+                    "\"period\":{\"start\":\"" START "\",\"end\":\"" START "\"}}");
+    ck_assert_ptr_nonnull(o);
+    ck_assert_int_eq(consents_paper_check(t, o, "gp-1", t0, &g, &code, why), ERR_INVAL);
+    ck_assert_int_eq(code, CONSENTS_BAD_PERIOD);
+    ck_assert_str_eq(g.jti, "");
+    cJSON_Delete(o);
+    ck_assert_uint_eq(range.size, before);
+    /* Server-made jtis are valid and differ. */
+    consents_jti_make(jti);
+    consents_jti_make(jti2);
+    ck_assert_uint_eq(strlen(jti), CONSENTS_PAPER_JTI_LEN);
+    ck_assert(consents_jti_valid(jti));
+    ck_assert_str_ne(jti, jti2);
+}
+END_TEST
+
+START_TEST(test_paper_grant_decides_and_the_person_revokes_it)
+{
+    struct consent_decision d;
+    struct consent_request req;
+    struct consents_record rec;
+    struct consents_set set;
+    struct policy *pol = NULL;
+    char pwhy[256], type[CONSENTS_NAME_MAX + 1];
+    int gp;
+
+    ck_assert_int_eq(policy_load("policies/default.json", &pol, pwhy, sizeof(pwhy)), ERR_OK);
+    gp = policy_category_bit(pol, "gp-record");
+    ck_assert_int_eq(enrol(NHS_A, ka), ERR_OK);
+    ck_assert_int_eq(enrol(NHS_B, kb), ERR_OK);
+    enroller("gp-1", "[\"enroller\"]");
+    ck_assert_int_eq(append("{\"v\":1,\"type\":\"org\",\"time\":\"" T0 "\",\"ods\":\"RX1\","
+                            "\"name\":\"City Hospital\",\"org_type\":\"hospital\"}"),
+                     ERR_OK);
+    ck_assert_int_eq(paper(NHS_A, "p1", "permit", "\"gp-record\"", "gp-1"), ERR_OK);
+    memset(&req, 0, sizeof(req));
+    req.org = "RX1";
+    req.purpose = "TREAT";
+    req.categories = UINT64_C(1) << gp;
+    req.actions = CONSENT_ACTION_READ;
+    req.now = t0;
+    ck_assert_int_eq(consents_decide(t, pol, NHS_A, &req, type, &set, &d), ERR_OK);
+    ck_assert(d.permit);
+    ck_assert_int_eq(d.reasons[0].basis, CONSENT_BASIS_PERMIT);
+    ck_assert_str_eq(d.reasons[0].grant->jti, "p1");
+    consents_set_clear(&set);
+    /* Only the person (or a delegate with the right) revokes it: B cannot. */
+    ck_assert_int_eq(revoke(kb, NHS_B, NHS_B, "r0", "p1"), ERR_INVAL);
+    ck_assert_int_eq(code, CONSENTS_OTHER_PERSON);
+    ck_assert_int_eq(revoke(ka, NHS_A, NHS_A, "r1", "p1"), ERR_OK);
+    ck_assert_int_eq(consents_get(t, "p1", &rec), ERR_OK);
+    ck_assert(rec.revoked);
+    ck_assert_int_eq(rec.source, CONSENTS_SOURCE_PAPER);
+    ck_assert_int_eq(consents_status(&rec, t0), CONSENTS_REVOKED);
+    ck_assert_int_eq(consents_decide(t, pol, NHS_A, &req, type, &set, &d), ERR_OK);
+    ck_assert(!d.permit);
+    consents_set_clear(&set);
+    policy_free(pol);
+}
+END_TEST
+
 START_TEST(test_for_decision_and_decide)
 {
     struct consent_decision d;
@@ -808,6 +979,9 @@ consents_suite(void)
     tcase_add_test(tc, test_delegate_revokes_only_with_the_right);
     tcase_add_test(tc, test_list_is_newest_first_with_status);
     tcase_add_test(tc, test_for_decision_and_decide);
+    tcase_add_test(tc, test_paper_grant_is_recorded_like_a_signed_one);
+    tcase_add_test(tc, test_paper_grant_refusals);
+    tcase_add_test(tc, test_paper_grant_decides_and_the_person_revokes_it);
     suite_add_tcase(su, tc);
     return su;
 }

@@ -45,6 +45,9 @@ void api_consent_create(struct http_call *c);
 void api_consent_revoke(struct http_call *c);
 void api_consent_delegation_create(struct http_call *c);
 void api_consent_decide(struct http_call *c);
+/* handlers: FHIR Consent (api_fhir_consent.c) */
+void api_fhir_consent_search(struct http_call *c);
+void api_fhir_consent_create(struct http_call *c);
 /* GET /v1/patients/{nhs}/…: pointers (api_pointer_list) or consents, by the path's suffix. */
 void api_patient_get(struct http_call *c);
 

@@ -17,6 +17,13 @@
  *   actions    ["read"];
  *   period     {"start","end"}, RFC 3339 UTC to the second ("2026-11-23T00:00:00Z"), end after
  *              start.
+ * A grant taken on paper (DESIGN.md §4: an enroller acting for a patient who consented on paper,
+ * POST /fhir/Consent) is an entry {"paper": {sub, jti, effect, grantee, purpose, datatypes,
+ * actions, period}, "by": "<the enroller's client id>"}: the members of a grant's payload but
+ * iss and iat, with the same shapes. It is held exactly like a signed grant (iss = sub: the
+ * person consented; iat 0), and its record says source CONSENTS_SOURCE_PAPER and by. The
+ * person revokes it with their own signed revocation, as any grant.
+ *
  * A revocation is a JWS with typ "consent-revoke+jwt" and payload exactly {iss, sub, jti, grant,
  * iat}, grant naming the jti of the grant it ends. A delegation is either a JWS with typ
  * "delegation+jwt" signed by the person, payload {iss, sub (both the person), jti, delegate,
@@ -38,7 +45,9 @@
  *   - the jti is new;
  *   - a revocation names a grant of the same person that is not revoked yet;
  *   - a delegation is not to the person themself, and does not close a loop: A→B is refused
- *     while any chain B→…→A of delegations that have not ended exists.
+ *     while any chain B→…→A of delegations that have not ended exists;
+ *   - a paper grant (no signature to check) has "by" naming a registered client with the
+ *     enroller role that is not retired, and a person (sub) who is enrolled.
  * A delegation ends at the end of its period; there is no delegation revocation yet.
  *
  * Tables. STORE_CONSENTS maps a jti to a record whose first byte says what it names:
@@ -65,6 +74,7 @@
 
 #include <cJSON.h>
 
+#include "consentd/clients.h"
 #include "consentd/consent.h"
 #include "consentd/err.h"
 #include "consentd/nhs.h"
@@ -78,9 +88,12 @@
 #define CONSENTS_ODS_MAX         10
 #define CONSENTS_MAX_NAMES       32 /* datatypes of a grant; purposes or datatypes of rights */
 #define CONSENTS_REASON_MAX      500
-#define CONSENTS_MAX_GRANTS      4096 /* a person's grants a decision reads */
-#define CONSENTS_MAX_CHAIN       256  /* people a delegation-loop search visits */
-#define CONSENTS_TIME_LEN        20   /* "2026-11-23T00:00:00Z" */
+#define CONSENTS_MAX_GRANTS      4096           /* a person's grants a decision reads */
+#define CONSENTS_MAX_CHAIN       256            /* people a delegation-loop search visits */
+#define CONSENTS_TIME_LEN        20             /* "2026-11-23T00:00:00Z" */
+#define CONSENTS_BY_MAX          CLIENTS_ID_MAX /* who recorded a paper grant: a client id */
+#define CONSENTS_PAPER_JTI_BYTES 16 /* random bytes in a server-made paper grant's jti */
+#define CONSENTS_PAPER_JTI_LEN   22 /* base64url of CONSENTS_PAPER_JTI_BYTES, unpadded */
 #define CONSENTS_NO_END          INT64_MAX
 #define CONSENTS_TYP_GRANT       "consent+jwt"
 #define CONSENTS_TYP_REVOKE      "consent-revoke+jwt"
@@ -106,6 +119,8 @@ enum consents_refusal {
     CONSENTS_SELF_DELEGATION,  /* a delegation to the person themself */
     CONSENTS_DELEGATION_LOOP,  /* a delegation that closes a loop */
     CONSENTS_DELEGATE_UNKNOWN, /* the delegate is not enrolled */
+    CONSENTS_PATIENT_UNKNOWN,  /* a paper grant for a person who is not enrolled */
+    CONSENTS_NOT_ENROLLER,     /* a paper grant's "by" is no active client with the enroller role */
 };
 
 enum consents_status {
@@ -113,6 +128,12 @@ enum consents_status {
     CONSENTS_PENDING = 2, /* its period has not started */
     CONSENTS_EXPIRED = 3, /* its period has ended */
     CONSENTS_REVOKED = 4  /* revoked (whatever its period) */
+};
+
+/* How a grant was made. */
+enum consents_source {
+    CONSENTS_SOURCE_SIGNED = 1, /* a JWS signed by iss: the person, or a delegate (iss != sub) */
+    CONSENTS_SOURCE_PAPER = 2   /* taken on paper and recorded by an enroller ("by") */
 };
 
 /* A grant's payload, parsed. */
@@ -172,6 +193,8 @@ struct consents_record {
     bool revoked;
     uint64_t revoke_index; /* the consent.revoke entry, when revoked */
     int64_t revoked_at;    /* the consent.revoke entry's "time", when revoked */
+    enum consents_source source;
+    char by[CONSENTS_BY_MAX + 1]; /* the enroller's client id for a paper grant; else "" */
 };
 
 /*
@@ -228,6 +251,26 @@ enum err consents_grant_check(struct store_txn *t, const char *jws, size_t len, 
                               char why[static STATE_WHY_MAX]) ERR_WUR;
 
 /*
+ * consents_paper_check is consents_grant_check for a grant taken on paper: paper is the entry's
+ * "paper" object (members as the header comment says) and by the enroller's client id. It checks
+ * the shape, that by is a registered client with the enroller role and not retired (ERR_AUTH,
+ * CONSENTS_NOT_ENROLLER), that sub is enrolled (ERR_INVAL, CONSENTS_PATIENT_UNKNOWN) and that
+ * the jti is new (ERR_CONFLICT). On ERR_OK *out holds the grant with iss = sub and iat 0;
+ * otherwise *out is zeroed and why_code and why say why. ERR_STORAGE or ERR_NOMEM on failure.
+ * Writes nothing.
+ */
+enum err consents_paper_check(struct store_txn *t, const cJSON *paper, const char *by, int64_t at,
+                              struct consents_grant *out, enum consents_refusal *why_code,
+                              char why[static STATE_WHY_MAX]) ERR_WUR;
+
+/*
+ * consents_jti_make writes a new jti for a paper grant: CONSENTS_PAPER_JTI_BYTES from the CSPRNG,
+ * base64url without padding (consents_jti_valid accepts it). Unique but for a 2^-128 chance,
+ * which consents_paper_check's jti rule catches anyway.
+ */
+void consents_jti_make(char jti[static CONSENTS_PAPER_JTI_LEN + 1]);
+
+/*
  * consents_revoke_check is consents_grant_check for a revocation: its shape, the signature,
  * then the grant it names (ERR_NOTFOUND if none; ERR_AUTH if it is another person's or a
  * delegate lacks the revoke right over it; ERR_CONFLICT if it is revoked already or the jti is
@@ -257,8 +300,9 @@ enum err consents_delegation_check(struct store_txn *t, const char *jws, size_t 
                                    char why[static STATE_WHY_MAX]) ERR_WUR;
 
 /*
- * consents_apply applies a "consent", "consent.revoke" or "delegation" entry e at log index
- * index, checking it as above at the entry's "time". Returns ERR_OK; ERR_CONFLICT (a bad
+ * consents_apply applies a "consent" (a signed {"jws"} or a paper {"paper","by"}),
+ * "consent.revoke" or "delegation" entry e at log index index, checking it as above at the
+ * entry's "time". Returns ERR_OK; ERR_CONFLICT (a bad
  * signature, a reused jti, a revoked grant, a loop) or ERR_INVAL (anything else refused) with
  * why set and nothing written; ERR_STORAGE.
  */
@@ -266,8 +310,9 @@ enum err consents_apply(struct store_txn *t, uint64_t index, const char *type, c
                         char why[static STATE_WHY_MAX]);
 
 /*
- * consents_get reads the grant jti with its revocation. ERR_NOTFOUND if no grant has that jti
- * (out zeroed); ERR_STORAGE if the store or its entry is damaged.
+ * consents_get reads the grant jti with its revocation, signed or on paper (out->source).
+ * ERR_NOTFOUND if no grant has that jti (out zeroed); ERR_STORAGE if the store or its entry is
+ * damaged.
  */
 enum err consents_get(struct store_txn *t, const char *jti, struct consents_record *out);
 

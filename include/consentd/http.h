@@ -83,6 +83,15 @@ const char *http_header(const struct http_call *c, const char *name, size_t *len
  */
 bool http_query(struct http_call *c, const char *const *names, size_t n, const char **out);
 
+/*
+ * http_query_check is http_query for a handler that answers in its own format (FHIR): it does
+ * not answer. On failure it returns false with a sentence in why (cap bytes) and *bad the
+ * unknown or repeated name (in the request's memory), or NULL when the query does not parse or
+ * is too long. *bad is NULL on success.
+ */
+bool http_query_check(struct http_call *c, const char *const *names, size_t n, const char **out,
+                      char *why, size_t cap, const char **bad);
+
 /* http_query_u64 parses a decimal uint64 with no sign, spaces or leading zeros. */
 bool http_parse_u64(const char *s, uint64_t *v);
 

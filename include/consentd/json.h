@@ -42,4 +42,12 @@ void json_add_u64(cJSON *o, const char *name, uint64_t v);
  */
 enum err json_fields_text(const cJSON *o, char **out, size_t *len);
 
+/*
+ * json_fields_parse is json_fields_text's inverse: it parses fields[0..len) (members without
+ * braces, as a write's entry holds them) strictly back into an object, so a sequencer check can
+ * decide on exactly what the entry will hold. Returns NULL if they do not parse (caller frees
+ * the result with cJSON_Delete).
+ */
+cJSON *json_fields_parse(const char *fields, size_t len);
+
 #endif
