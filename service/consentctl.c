@@ -7,6 +7,7 @@
 #include <stdarg.h>
 #include <stdbool.h>
 #include <time.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,6 +44,7 @@ static const char usage_main[] =
     "  client token            get an access token for a client at the token endpoint\n"
     "  token verify            verify an access token offline against the service's JWKS\n"
     "  patient code|enrol|rotate|recover|link|token|pointers\n"
+    "  patient grant|deny|revoke|delegate|consents  (the same as consent …)\n"
     "                          enrolment codes, a person's key, identifiers, own token\n"
     "  consent grant|deny|revoke|delegate|list\n"
     "                          a person's signed grants, denials, revocations, delegations\n"
@@ -752,6 +754,14 @@ main(int argc, char **argv)
         code = ctl_admin_main(argc - 1, argv + 1);
     } else if (strcmp(argv[1], "client") == 0) {
         code = ctl_client_main(argc - 1, argv + 1);
+    } else if (strcmp(argv[1], "patient") == 0 && argc >= 3 &&
+               (strcmp(argv[2], "grant") == 0 || strcmp(argv[2], "deny") == 0 ||
+                strcmp(argv[2], "revoke") == 0 || strcmp(argv[2], "delegate") == 0 ||
+                strcmp(argv[2], "consents") == 0)) {
+        /* "patient grant|deny|revoke|delegate|consents" are the consent group's commands. */
+        if (strcmp(argv[2], "consents") == 0)
+            argv[2] = (char *)(uintptr_t) "list";
+        code = ctl_consent_main(argc - 1, argv + 1);
     } else if (strcmp(argv[1], "patient") == 0) {
         code = ctl_patient_main(argc - 1, argv + 1);
     } else if (strcmp(argv[1], "consent") == 0 || strcmp(argv[1], "decide") == 0) {

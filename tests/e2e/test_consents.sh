@@ -84,6 +84,10 @@ out=$("$CTL" consent grant --nhs $NHS_A --key "$E2E_TMP/pa.key" --org RX1 --purp
     --datatypes gp-record,medications --until 2030-01-01)
 check "consentctl consent grant: 201 with jti and log_index" jqt ".log_index == $before and (.jti|length) > 10" <<<"$out"
 G1=$(jq -r .jti <<<"$out")
+jws=$("$CTL" patient grant --print --nhs $NHS_A --key "$E2E_TMP/pa.key" --org RX1 --purpose TREAT \
+    --datatypes gp-record --until 2030-01-01)
+check "consentctl patient grant is the same command (it signs a consent+jwt)" \
+    bash -c "cut -d. -f1 <<<'$jws' | base64 -d 2>/dev/null | grep -q 'consent+jwt'"
 check "the grant appends one entry holding the JWS verbatim" \
     bash -c "curl -s -H 'Authorization: Bearer $ADMIN_TOKEN' '$ISS/log/entries?start=$before&end=$((before + 1))' |
         jq -r '.entries[0]' | base64 -d | jq -e '.type == \"consent\" and (.jws|split(\".\")|length) == 3 and (keys == [\"jws\",\"time\",\"type\",\"v\"])' >/dev/null"
