@@ -20,11 +20,17 @@ static const struct {
     enum store_table table;
     const char *name;
 } rebuild_tables[] = {
-    {STORE_ORGS, "organisations"},      {STORE_CLIENTS, "clients"},
-    {STORE_PATIENTS, "patients"},       {STORE_LINKS, "identifier links"},
-    {STORE_POINTERS, "pointers"},       {STORE_BY_NHS, "pointers by person"},
-    {STORE_CONSENTS, "consents"},       {STORE_CONSENTS_BY_NHS, "consents by person"},
+    {STORE_ORGS, "organisations"},
+    {STORE_CLIENTS, "clients"},
+    {STORE_PATIENTS, "patients"},
+    {STORE_LINKS, "identifier links"},
+    {STORE_POINTERS, "pointers"},
+    {STORE_BY_NHS, "pointers by person"},
+    {STORE_CONSENTS, "consents"},
+    {STORE_CONSENTS_BY_NHS, "consents by person"},
     {STORE_DELEGATIONS, "delegations"},
+    {STORE_ACCESS, "accesses"},
+    {STORE_ACCESS_BY_NHS, "accesses by person"},
 };
 
 struct rebuild_cmp {

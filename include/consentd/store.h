@@ -22,9 +22,10 @@
 #include "consentd/err.h"
 
 /*
- * The tables. State tables are indexes into the log, derived from it by state_apply; the two
- * "side" tables (STORE_ENROL, STORE_JTI) hold short-lived secrets' hashes that must never be in
- * the log, are written only by the sequencer, and are not rebuilt by a replay.
+ * The tables. State tables are indexes into the log, derived from it by state_apply; the
+ * "side" tables (STORE_ENROL, STORE_JTI, STORE_REVOKED) hold short-lived secrets' hashes or ids
+ * that must never be in the log, are written only by the sequencer, and are not rebuilt by a
+ * replay.
  */
 enum store_table {
     STORE_ENTRIES,  /* log index (8 bytes, big-endian) → entry bytes */
@@ -39,8 +40,11 @@ enum store_table {
     STORE_CONSENTS,        /* grant id (jti) → consents record (see consents.h) */
     STORE_CONSENTS_BY_NHS, /* NHS number ‖ '/' ‖ jti → empty: a person's grants */
     STORE_DELEGATIONS,     /* delegations (see consents.h) */
-    STORE_ENROL,           /* SHA-256 of an enrolment code → struct patients_code (side table) */
-    STORE_JTI,             /* client id ‖ 0x00 ‖ jti → expiry (8 bytes BE) (side table) */
+    STORE_ACCESS,          /* access token jti → log index of its "access" entry (8, BE) */
+    STORE_ACCESS_BY_NHS, /* NHS number ‖ '/' ‖ log index (8, BE) → empty: a person's accesses */
+    STORE_REVOKED,       /* access token jti → its exp (8, BE): revoked early (side table) */
+    STORE_ENROL,         /* SHA-256 of an enrolment code → struct patients_code (side table) */
+    STORE_JTI,           /* client id ‖ 0x00 ‖ jti → expiry (8 bytes BE) (side table) */
     STORE_NTABLES
 };
 
