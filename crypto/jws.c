@@ -1,6 +1,7 @@
 /*
- * jws: compact JWS with Ed25519 only. The header is checked before any key is touched, and a
- * header that could make a verifier pick another key or algorithm is refused outright.
+ * jws: compact JWS with Ed25519, and the decoding crypto/pkey.c shares for RSA and EC keys. The
+ * header is checked before any key is touched, and a header that could make a verifier pick
+ * another key or algorithm is refused outright.
  */
 #include <stdbool.h>
 #include <stddef.h>
@@ -115,9 +116,17 @@ decode_segment(const char *s, size_t len, char **out, size_t *out_len)
     return ERR_OK;
 }
 
-/* check_header refuses every "alg" but EdDSA and Ed25519, and the forbidden headers. */
+/* The algorithms jws_decode and jws_verify accept: Ed25519 under either name. */
+static const char *const ed_algs[] = {"EdDSA", "Ed25519"};
+static const char ed_why[] = "\"alg\" is neither EdDSA nor Ed25519";
+
+/*
+ * check_header refuses an "alg" that is not one of algs[0..nalgs) (with alg_why), and the
+ * forbidden headers; *index is the position of the header's "alg" in algs.
+ */
 static enum err
-check_header(const cJSON *hdr, const char **why)
+check_header(const cJSON *hdr, const char *const *algs, size_t nalgs, const char *alg_why,
+             size_t *index, const char **why)
 {
     const cJSON *alg;
     size_t i;
@@ -127,10 +136,14 @@ check_header(const cJSON *hdr, const char **why)
         *why = "header has no \"alg\" string";
         return ERR_INVAL;
     }
-    if (strcmp(alg->valuestring, "EdDSA") != 0 && strcmp(alg->valuestring, "Ed25519") != 0) {
-        *why = "\"alg\" is neither EdDSA nor Ed25519";
+    for (i = 0; i < nalgs; i++)
+        if (strcmp(alg->valuestring, algs[i]) == 0)
+            break;
+    if (i == nalgs) {
+        *why = alg_why;
         return ERR_INVAL;
     }
+    *index = i;
     for (i = 0; i < sizeof(forbidden) / sizeof(forbidden[0]); i++) {
         if (cJSON_GetObjectItemCaseSensitive(hdr, forbidden[i]) != NULL) {
             *why = "header holds a forbidden member";
@@ -140,22 +153,18 @@ check_header(const cJSON *hdr, const char **why)
     return ERR_OK;
 }
 
-/*
- * decode splits compact, checks and parses header and payload into p, decodes the signature
- * into sig and sets *signed_len to the length of "<header>.<payload>".
- */
-static enum err
-decode(const char *compact, size_t len, struct jws_parts *p, const char **why,
-       uint8_t sig[static SIG_BYTES], size_t *signed_len)
+enum err
+jws_decode_algs(const char *compact, size_t len, const char *const *algs, size_t nalgs,
+                const char *alg_why, struct jws_parts *p, struct jws_sig *sig, const char **why)
 {
     const char *dot1, *dot2, *end = compact + len;
     const char *reason = NULL;
     char *hraw = NULL;
-    size_t hlen = 0, n = 0;
+    size_t hlen = 0;
     enum err rc = ERR_INVAL;
 
     memset(p, 0, sizeof(*p));
-    *signed_len = 0;
+    memset(sig, 0, sizeof(*sig));
     if (len > JWS_MAX_LEN) {
         reason = "JWS too long";
         goto out;
@@ -174,7 +183,7 @@ decode(const char *compact, size_t len, struct jws_parts *p, const char **why,
     rc = jstrict_parse(hraw, hlen, &p->header, &reason);
     if (rc != ERR_OK)
         goto out;
-    rc = check_header(p->header, &reason);
+    rc = check_header(p->header, algs, nalgs, alg_why, &sig->alg, &reason);
     if (rc != ERR_OK)
         goto out;
     rc = decode_segment(dot1 + 1, (size_t)(dot2 - dot1 - 1), &p->payload_raw, &p->payload_len);
@@ -185,43 +194,63 @@ decode(const char *compact, size_t len, struct jws_parts *p, const char **why,
     rc = jstrict_parse(p->payload_raw, p->payload_len, &p->payload, &reason);
     if (rc != ERR_OK)
         goto out;
-    if (b64_decode(dot2 + 1, (size_t)(end - dot2 - 1), B64_URL, sig, SIG_BYTES, &n) != ERR_OK ||
-        n != SIG_BYTES) {
+    if (b64_decode(dot2 + 1, (size_t)(end - dot2 - 1), B64_URL, sig->bytes, JWS_SIG_MAX,
+                   &sig->len) != ERR_OK) {
         rc = ERR_INVAL;
-        reason = "signature is not 64 bytes of base64url";
+        reason = "signature is not base64url";
         goto out;
     }
-    *signed_len = (size_t)(dot2 - compact);
+    sig->signed_len = (size_t)(dot2 - compact);
 out:
     free(hraw);
-    if (rc != ERR_OK)
+    if (rc != ERR_OK) {
         jws_parts_clear(p);
+        memset(sig, 0, sizeof(*sig));
+    }
     if (why != NULL)
         *why = rc == ERR_OK ? NULL : rc == ERR_NOMEM ? "out of memory" : reason;
+    return rc;
+}
+
+/*
+ * decode decodes an Ed25519 JWS into p and sig, whose signature must be SIG_BYTES long.
+ */
+static enum err
+decode(const char *compact, size_t len, struct jws_parts *p, const char **why, struct jws_sig *sig)
+{
+    enum err rc;
+
+    rc = jws_decode_algs(compact, len, ed_algs, sizeof(ed_algs) / sizeof(ed_algs[0]), ed_why, p,
+                         sig, why);
+    if (rc == ERR_OK && sig->len != SIG_BYTES) {
+        jws_parts_clear(p);
+        memset(sig, 0, sizeof(*sig));
+        if (why != NULL)
+            *why = "signature is not 64 bytes of base64url";
+        rc = ERR_INVAL;
+    }
     return rc;
 }
 
 enum err
 jws_decode(const char *compact, size_t len, struct jws_parts *p, const char **why)
 {
-    uint8_t sig[SIG_BYTES];
-    size_t signed_len;
+    struct jws_sig sig;
 
-    return decode(compact, len, p, why, sig, &signed_len);
+    return decode(compact, len, p, why, &sig);
 }
 
 enum err
 jws_verify(const char *compact, size_t len, const uint8_t pk[static KEYS_PUBLIC_BYTES],
            struct jws_parts *p, const char **why)
 {
-    uint8_t sig[SIG_BYTES];
-    size_t signed_len;
+    struct jws_sig sig;
     enum err rc;
 
-    rc = decode(compact, len, p, why, sig, &signed_len);
+    rc = decode(compact, len, p, why, &sig);
     if (rc != ERR_OK)
         goto out;
-    rc = sig_verify(pk, (const uint8_t *)compact, signed_len, sig);
+    rc = sig_verify(pk, (const uint8_t *)compact, sig.signed_len, sig.bytes);
     if (rc != ERR_OK) {
         jws_parts_clear(p);
         if (why != NULL)

@@ -12,6 +12,7 @@
 #include "consentd/clients.h"
 #include "consentd/jstrict.h"
 #include "consentd/json.h"
+#include "consentd/pkey.h"
 #include "consentd/tlog.h"
 #include "consentd/xmalloc.h"
 
@@ -114,83 +115,34 @@ out:
 }
 
 /*
- * api_client_jwk checks the public JWK: OKP, Ed25519, a 32-byte base64url "x", optionally
- * "kid", "alg" (EdDSA or Ed25519) and "use" ("sig"), and never "d" (a private key).
+ * api_client_jwk checks the public JWK with crypto/pkey.c (OKP Ed25519, RSA of at least 2048
+ * bits, EC P-256 or P-384 on the curve; only public members, optionally kid, alg and use; an
+ * alg the key allows) and returns the JWK to register (cJSON_Delete it), or NULL with why set.
  */
-static enum err
-api_client_jwk(const cJSON *jwk, const char **x, char why[static JSON_WHY_MAX])
+static cJSON *
+api_client_jwk(const cJSON *jwk, char why[static JSON_WHY_MAX])
 {
-    static const char *const members[] = {"kty", "crv", "x", "kid", "alg", "use"};
-    uint8_t pk[KEYS_PUBLIC_BYTES];
-    const char *kty, *crv, *alg, *use, *kid;
-    size_t n;
+    char kwhy[PKEY_WHY_MAX];
+    struct pkey *k = NULL;
+    cJSON *out = NULL;
     enum err rc;
 
-    *x = NULL;
-    if (!cJSON_IsObject(jwk)) {
+    if (jwk == NULL) {
         snprintf(why, JSON_WHY_MAX,
-                 "\"jwk\" must be a public JWK object: {\"kty\":\"OKP\",\"crv\":\"Ed25519\","
-                 "\"x\":\"<base64url>\"}");
-        return ERR_INVAL;
+                 "\"jwk\" is missing: the client's public JWK (OKP Ed25519, RSA, or EC P-256 or "
+                 "P-384)");
+        return NULL;
     }
-    if (cJSON_GetObjectItemCaseSensitive(jwk, "d") != NULL) {
-        snprintf(why, JSON_WHY_MAX,
-                 "\"jwk\" holds \"d\", a private key: never send it anywhere; register only the "
-                 "public key (kty, crv, x) and make a new key pair, since this one is exposed");
-        return ERR_INVAL;
-    }
-    rc = json_only_members(jwk, members, sizeof(members) / sizeof(members[0]), why);
+    rc = pkey_from_jwk(jwk, &k, kwhy);
     if (rc != ERR_OK) {
-        snprintf(why, JSON_WHY_MAX,
-                 "\"jwk\" may hold only kty, crv, x, and optionally kid, alg and use");
-        return rc;
+        snprintf(why, JSON_WHY_MAX, "\"jwk\": %.240s", kwhy);
+        return NULL;
     }
-    rc = json_string(jwk, "kty", true, 1, 16, &kty, why);
-    if (rc == ERR_OK && strcmp(kty, "OKP") != 0) {
-        snprintf(why, JSON_WHY_MAX, "\"jwk\".\"kty\" must be \"OKP\" (an Ed25519 key)");
-        rc = ERR_INVAL;
-    }
-    if (rc == ERR_OK)
-        rc = json_string(jwk, "crv", true, 1, 16, &crv, why);
-    if (rc == ERR_OK && strcmp(crv, "Ed25519") != 0) {
-        snprintf(why, JSON_WHY_MAX, "\"jwk\".\"crv\" must be \"Ed25519\"");
-        rc = ERR_INVAL;
-    }
-    if (rc == ERR_OK)
-        rc = json_string(jwk, "x", true, 1, 64, x, why);
-    if (rc == ERR_OK && (b64_decode(*x, strlen(*x), B64_URL, pk, sizeof(pk), &n) != ERR_OK ||
-                         n != KEYS_PUBLIC_BYTES)) {
-        snprintf(why, JSON_WHY_MAX,
-                 "\"jwk\".\"x\" must be the 32-byte public key in unpadded base64url "
-                 "(43 characters)");
-        rc = ERR_INVAL;
-    }
-    if (rc == ERR_OK) {
-        rc = json_string(jwk, "alg", false, 1, 16, &alg, why);
-        if (rc == ERR_OK && strcmp(alg, "EdDSA") != 0 && strcmp(alg, "Ed25519") != 0) {
-            snprintf(why, JSON_WHY_MAX, "\"jwk\".\"alg\", if given, must be EdDSA or Ed25519");
-            rc = ERR_INVAL;
-        } else if (rc == ERR_NOTFOUND) {
-            rc = ERR_OK;
-        }
-    }
-    if (rc == ERR_OK) {
-        rc = json_string(jwk, "use", false, 1, 16, &use, why);
-        if (rc == ERR_OK && strcmp(use, "sig") != 0) {
-            snprintf(why, JSON_WHY_MAX, "\"jwk\".\"use\", if given, must be \"sig\"");
-            rc = ERR_INVAL;
-        } else if (rc == ERR_NOTFOUND) {
-            rc = ERR_OK;
-        }
-    }
-    if (rc == ERR_OK) {
-        rc = json_string(jwk, "kid", false, 1, 128, &kid, why);
-        if (rc == ERR_NOTFOUND)
-            rc = ERR_OK;
-    }
-    if (rc != ERR_OK)
-        *x = NULL;
-    return rc;
+    out = pkey_jwk(k);
+    if (out == NULL)
+        snprintf(why, JSON_WHY_MAX, "out of memory");
+    pkey_free(k);
+    return out;
 }
 
 /* api_client_roles checks roles: a non-empty array of known role names without repeats. */
@@ -250,10 +202,10 @@ api_client_create(struct http_call *c)
 {
     static const char *const members[] = {"client_id", "org", "jwk", "roles"};
     const struct http_app *app = http_app_of(c);
-    const char *id, *org, *x = NULL;
+    const char *id, *org;
     char why[JSON_WHY_MAX], type[POLICY_MAX_NAME + 1];
     const cJSON *roles = NULL, *r;
-    cJSON *body, *fields = NULL, *jwk, *arr;
+    cJSON *body, *fields = NULL, *jwk = NULL, *arr;
     char *text = NULL;
     unsigned bits;
     size_t len;
@@ -280,8 +232,10 @@ api_client_create(struct http_call *c)
                  "\"org\" must be an ODS organisation code: 3 to 10 characters of A-Z and 0-9");
         rc = ERR_INVAL;
     }
-    if (rc == ERR_OK)
-        rc = api_client_jwk(cJSON_GetObjectItemCaseSensitive(body, "jwk"), &x, why);
+    if (rc == ERR_OK) {
+        jwk = api_client_jwk(cJSON_GetObjectItemCaseSensitive(body, "jwk"), why);
+        rc = jwk == NULL ? ERR_INVAL : ERR_OK;
+    }
     if (rc == ERR_OK) {
         roles = cJSON_GetObjectItemCaseSensitive(body, "roles");
         rc = api_client_roles(roles, &bits, why);
@@ -310,10 +264,8 @@ api_client_create(struct http_call *c)
     fields = cJSON_CreateObject();
     cJSON_AddStringToObject(fields, "client_id", id);
     cJSON_AddStringToObject(fields, "org", org);
-    jwk = cJSON_AddObjectToObject(fields, "jwk");
-    cJSON_AddStringToObject(jwk, "kty", "OKP");
-    cJSON_AddStringToObject(jwk, "crv", "Ed25519");
-    cJSON_AddStringToObject(jwk, "x", x);
+    cJSON_AddItemToObject(fields, "jwk", jwk);
+    jwk = NULL; /* fields owns it */
     arr = cJSON_AddArrayToObject(fields, "roles");
     cJSON_ArrayForEach(r, roles)
     {
@@ -327,6 +279,7 @@ api_client_create(struct http_call *c)
     http_set_user(c, http_strdup(c, id));
     http_submit(c, "client", text, len, NULL, NULL, api_client_created);
 out:
+    cJSON_Delete(jwk);
     cJSON_Delete(fields);
     cJSON_Delete(body);
 }

@@ -685,9 +685,13 @@ api_patient_get(struct http_call *c)
         api_consent_list(c);
         return;
     }
+    if (plen > 7 && memcmp(param + plen - 7, "/access", 7) == 0) {
+        api_token_access_list(c);
+        return;
+    }
     http_reply_problem(c, 404, "not-found", "Not found",
-                       "there is no such endpoint; a person's pointers and grants are at GET "
-                       "/v1/patients/{nhs}/pointers and /v1/patients/{nhs}/consents");
+                       "there is no such endpoint; a person's pointers, grants and accesses are "
+                       "at GET /v1/patients/{nhs}/pointers, /consents and /access");
 }
 
 /* --- POST /v1/decisions --- */

@@ -13,10 +13,13 @@
 
 #include "consentd/api.h"
 #include "consentd/assertion.h"
+#include "consentd/authz.h"
 #include "consentd/b64.h"
 #include "consentd/clients.h"
+#include "consentd/hash.h"
 #include "consentd/nhs.h"
 #include "consentd/patients.h"
+#include "consentd/pkey.h"
 #include "consentd/xmalloc.h"
 
 #define API_OAUTH_TOKEN_PATH "/oauth2/token"
@@ -25,6 +28,10 @@
 #define API_OAUTH_CC         "client_credentials"
 #define API_OAUTH_JWT_BEARER "urn:ietf:params:oauth:grant-type:jwt-bearer"
 #define API_OAUTH_CA_TYPE    "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+
+/* The endpoints api_token.c serves, named in the metadata. */
+#define API_OAUTH_INTROSPECT_PATH "/oauth2/introspect"
+#define API_OAUTH_REVOKE_PATH     "/oauth2/revoke"
 
 /* Who an assertion speaks for. */
 enum api_oauth_kind { API_OAUTH_CLIENT, API_OAUTH_PATIENT };
@@ -41,6 +48,18 @@ struct api_oauth_req {
     int64_t exp;
     uint8_t pk[KEYS_PUBLIC_BYTES]; /* the key that verified the assertion */
     unsigned scopes;
+    /*
+     * A consent-checked token (authorization_details): the check decides az and fills the
+     * access entry; refusal names the OAuth error of a refusal the check made, else NULL.
+     */
+    bool access;
+    const char *refusal;
+    const struct policy *policy;
+    char org[CLIENTS_ODS_MAX + 1];
+    char issuer[TOKEN_ISSUER_MAX + 1];
+    char token_jti[TOKEN_ID_MAX + 1];
+    int64_t iat, token_exp;
+    struct authz_request az[]; /* one when access, allocated with the struct */
 };
 
 /*
@@ -78,6 +97,10 @@ api_oauth_metadata(struct http_call *c)
     a = cJSON_AddArrayToObject(j, "token_endpoint_auth_signing_alg_values_supported");
     cJSON_AddItemToArray(a, cJSON_CreateString("EdDSA"));
     cJSON_AddItemToArray(a, cJSON_CreateString("Ed25519"));
+    cJSON_AddItemToArray(a, cJSON_CreateString("RS256"));
+    cJSON_AddItemToArray(a, cJSON_CreateString("RS384"));
+    cJSON_AddItemToArray(a, cJSON_CreateString("ES256"));
+    cJSON_AddItemToArray(a, cJSON_CreateString("ES384"));
     a = cJSON_AddArrayToObject(j, "scopes_supported");
     cJSON_AddItemToArray(a, cJSON_CreateString("enrol"));
     cJSON_AddItemToArray(a, cJSON_CreateString("pointers"));
@@ -86,6 +109,16 @@ api_oauth_metadata(struct http_call *c)
     cJSON_AddItemToArray(a, cJSON_CreateString("patient"));
     /* RFC 8414 §2 requires it; there is no authorization endpoint, so no response types. */
     cJSON_AddArrayToObject(j, "response_types_supported");
+    a = cJSON_AddArrayToObject(j, "authorization_details_types_supported");
+    cJSON_AddItemToArray(a, cJSON_CreateString(AUTHZ_TYPE));
+    api_oauth_url(app, API_OAUTH_INTROSPECT_PATH, url);
+    cJSON_AddStringToObject(j, "introspection_endpoint", url);
+    api_oauth_url(app, API_OAUTH_REVOKE_PATH, url);
+    cJSON_AddStringToObject(j, "revocation_endpoint", url);
+    a = cJSON_AddArrayToObject(j, "introspection_endpoint_auth_methods_supported");
+    cJSON_AddItemToArray(a, cJSON_CreateString("private_key_jwt"));
+    a = cJSON_AddArrayToObject(j, "revocation_endpoint_auth_methods_supported");
+    cJSON_AddItemToArray(a, cJSON_CreateString("private_key_jwt"));
     http_reply_json(c, 200, j);
     cJSON_Delete(j);
 }
@@ -130,6 +163,9 @@ api_oauth_role_scopes(unsigned roles)
     return s;
 }
 
+static enum err api_oauth_access_check(struct store_txn *t, struct seq_write *w);
+static void api_oauth_access_issued(struct http_call *c, const struct seq_write *w);
+
 /*
  * api_oauth_check runs in the sequencer's transaction, in log order: the client must still be
  * active (the patient's key still current) with the key that verified the assertion, and the
@@ -170,7 +206,10 @@ api_oauth_check(struct store_txn *t, struct seq_write *w)
             return ERR_AUTH;
         }
     }
-    return assertion_jti_use(t, r->who, r->jti, r->exp, w->now, w->why);
+    rc = assertion_jti_use(t, r->who, r->jti, r->exp, w->now, w->why);
+    if (rc != ERR_OK || !r->access)
+        return rc;
+    return api_oauth_access_check(t, w);
 }
 
 /* api_oauth_refuse answers a failed authentication: 401 for a client, 400 for a grant. */
@@ -192,6 +231,10 @@ api_oauth_issued(struct http_call *c, const struct seq_write *w)
     char scope[128], *token = NULL;
     cJSON *j;
 
+    if (w->rc != ERR_OK && r->refusal != NULL) {
+        http_reply_oauth_error(c, 400, r->refusal, "%s", w->why);
+        return;
+    }
     switch (w->rc) {
     case ERR_OK:
         break;
@@ -213,6 +256,10 @@ api_oauth_issued(struct http_call *c, const struct seq_write *w)
     case ERR_EXISTS:
         http_reply_oauth_error(c, 500, "server_error", "the token could not be issued (%s)",
                                err_str(w->rc));
+        return;
+    }
+    if (r->access) {
+        api_oauth_access_issued(c, w);
         return;
     }
     memset(&tc, 0, sizeof(tc));
@@ -281,7 +328,10 @@ api_oauth_scopes(struct http_call *c, const char *asked, unsigned allowed, const
 }
 
 /* The form parameters of POST /oauth2/token, in this order. */
-enum { P_GRANT_TYPE, P_CA_TYPE, P_CA, P_SCOPE, P_CLIENT_ID, P_ASSERTION, P_COUNT };
+enum { P_GRANT_TYPE, P_CA_TYPE, P_CA, P_SCOPE, P_CLIENT_ID, P_ASSERTION, P_AD, P_COUNT };
+
+static void api_oauth_access(struct http_call *c, const char **p, const struct clients_client *cl,
+                             const struct assertion_claims *claims);
 
 /*
  * api_oauth_client authenticates a client_credentials request: the client named by the
@@ -297,6 +347,7 @@ api_oauth_client(struct http_call *c, const char **p)
     struct clients_client cl;
     struct api_oauth_req *r;
     struct store_txn *t = NULL;
+    struct pkey *key = NULL;
     unsigned scopes;
     enum err rc;
 
@@ -348,14 +399,23 @@ api_oauth_client(struct http_call *c, const char **p)
         return;
     }
     api_oauth_url(app, API_OAUTH_TOKEN_PATH, endpoint);
-    rc = assertion_verify(p[P_CA], strlen(p[P_CA]), cl.pk, id, app->cfg->issuer, endpoint,
-                          (int64_t)time(NULL), "the client assertion", &claims, why);
+    rc = clients_key(&cl, &key);
+    if (rc == ERR_OK)
+        rc = assertion_verify(p[P_CA], strlen(p[P_CA]), key, id, app->cfg->issuer, endpoint,
+                              (int64_t)time(NULL), "the client assertion", &claims, why);
+    else
+        snprintf(why, sizeof(why), "could not read client %.64s's key (%s)", id, err_str(rc));
+    pkey_free(key);
     if (rc != ERR_OK) {
         http_reply_oauth_error(c, rc == ERR_AUTH ? 401 : 500,
                                rc == ERR_AUTH ? "invalid_client" : "server_error", "%s", why);
         return;
     }
     snprintf(who, sizeof(who), "client %.64s", id);
+    if (p[P_AD] != NULL) {
+        api_oauth_access(c, p, &cl, &claims);
+        return;
+    }
     if (!api_oauth_scopes(c, p[P_SCOPE], api_oauth_role_scopes(cl.roles), who, &scopes))
         return;
     r = xcalloc(1, sizeof(*r));
@@ -382,6 +442,7 @@ api_oauth_patient(struct http_call *c, const char **p)
     struct patients_patient pt;
     struct api_oauth_req *r;
     struct store_txn *t = NULL;
+    struct pkey *key = NULL;
     unsigned scopes;
     enum err rc;
 
@@ -423,8 +484,14 @@ api_oauth_patient(struct http_call *c, const char **p)
         return;
     }
     api_oauth_url(app, API_OAUTH_TOKEN_PATH, endpoint);
-    rc = assertion_verify(p[P_ASSERTION], strlen(p[P_ASSERTION]), pt.pk, nhs, app->cfg->issuer,
-                          endpoint, (int64_t)time(NULL), "the assertion", &claims, why);
+    /* A patient's key is Ed25519 only: the key made here allows EdDSA and Ed25519. */
+    rc = pkey_from_ed25519(pt.pk, &key);
+    if (rc == ERR_OK)
+        rc = assertion_verify(p[P_ASSERTION], strlen(p[P_ASSERTION]), key, nhs, app->cfg->issuer,
+                              endpoint, (int64_t)time(NULL), "the assertion", &claims, why);
+    else
+        snprintf(why, sizeof(why), "out of memory");
+    pkey_free(key);
     if (rc != ERR_OK) {
         http_reply_oauth_error(c, rc == ERR_AUTH ? 400 : 500,
                                rc == ERR_AUTH ? "invalid_grant" : "server_error", "%s", why);
@@ -443,12 +510,175 @@ api_oauth_patient(struct http_call *c, const char **p)
     http_submit(c, "", NULL, 0, api_oauth_check, r, api_oauth_issued);
 }
 
+/* --- consent-checked tokens: authorization_details (RFC 9396) --- */
+
+/*
+ * api_oauth_access_check runs after the assertion's jti was taken, in the same nested
+ * transaction: it decides the authorization_details in log order and, when permitted, turns the
+ * write's fields into the access entry, with the token's jti, iat and exp (the sequencer's time).
+ */
+static enum err
+api_oauth_access_check(struct store_txn *t, struct seq_write *w)
+{
+    struct api_oauth_req *r = w->check_ctx;
+    char *fields = NULL;
+    uint8_t raw[16];
+    size_t len;
+    enum err rc;
+
+    rc = authz_decide(t, r->policy, r->az, r->org, w->now, w->why);
+    if (rc == ERR_PERM) {
+        r->refusal = "access_denied";
+        return rc;
+    }
+    if (rc == ERR_INVAL) {
+        r->refusal = "invalid_authorization_details";
+        return rc;
+    }
+    if (rc == ERR_AUTH) {
+        r->refusal = "unauthorized_client";
+        return rc;
+    }
+    if (rc != ERR_OK)
+        return rc;
+    hash_random(raw, sizeof(raw));
+    if (b64_encode(raw, sizeof(raw), B64_URL, r->token_jti, sizeof(r->token_jti)) != ERR_OK)
+        return ERR_NOMEM;
+    r->iat = w->now;
+    r->token_exp = w->now + policy_token_lifetime(r->policy, false);
+    rc = authz_entry(r->policy, r->az, r->token_jti, r->id, r->org, r->issuer, r->iat, r->token_exp,
+                     &fields, &len);
+    if (rc != ERR_OK)
+        return rc;
+    /* The check replaces the write's fields (see struct seq_write); the old ones are freed. */
+    free(w->fields);
+    w->fields = fields;
+    w->fields_len = len;
+    return ERR_OK;
+}
+
+/* api_oauth_access_issued answers a consent-checked token once its access entry is durable. */
+static void
+api_oauth_access_issued(struct http_call *c, const struct seq_write *w)
+{
+    const struct api_oauth_req *r = w->check_ctx;
+    const struct token_signer *s = http_app_of(c)->tokens;
+    const char *aud[AUTHZ_MAX_AUD], *ids[AUTHZ_MAX_GRANTS];
+    struct token_access ta;
+    struct token_claims tc;
+    cJSON *details, *j;
+    char *token = NULL;
+    unsigned k;
+    enum err rc;
+
+    memset(&tc, 0, sizeof(tc));
+    snprintf(tc.sub, sizeof(tc.sub), "%s", r->id);
+    snprintf(tc.client_id, sizeof(tc.client_id), "%s", r->id);
+    snprintf(tc.jti, sizeof(tc.jti), "%s", r->token_jti);
+    tc.iat = r->iat;
+    tc.exp = r->token_exp;
+    for (k = 0; k < r->az->naud; k++)
+        aud[k] = r->az->aud[k];
+    for (k = 0; k < r->az->ngrants; k++)
+        ids[k] = r->az->grants[k].jti;
+    details = authz_granted(r->policy, r->az);
+    memset(&ta, 0, sizeof(ta));
+    ta.aud = aud;
+    ta.naud = r->az->naud;
+    ta.details = details;
+    ta.log_index = w->index;
+    ta.purpose = r->az->d[0].purpose;
+    ta.purpose_display = policy_purpose_display(r->policy, ta.purpose);
+    ta.doc_ids = ids;
+    ta.ndoc_ids = r->az->ngrants;
+    rc = token_mint_access(s, &tc, &ta, &token);
+    if (rc != ERR_OK) {
+        cJSON_Delete(details);
+        http_reply_oauth_error(c, 500, "server_error",
+                               "the access entry is at log index %llu, but the token could not "
+                               "be signed (%s)",
+                               (unsigned long long)w->index, err_str(rc));
+        return;
+    }
+    j = cJSON_CreateObject();
+    cJSON_AddStringToObject(j, "access_token", token);
+    cJSON_AddStringToObject(j, "token_type", "Bearer");
+    cJSON_AddNumberToObject(j, "expires_in", (double)(tc.exp - tc.iat));
+    cJSON_AddStringToObject(j, "scope", TOKEN_ACCESS_SCOPE);
+    cJSON_AddItemToObject(j, "authorization_details", details);
+    cJSON_AddNumberToObject(j, "log_index", (double)w->index);
+    /* http_reply adds Cache-Control: no-store, as RFC 6749 §5.1 requires. */
+    http_reply_json(c, 200, j);
+    cJSON_Delete(j);
+    free(token);
+}
+
+/*
+ * api_oauth_access handles a client_credentials request with authorization_details from an
+ * authenticated client cl: role requester, no scope, the details well formed and their
+ * locations registered custodians' endpoints; then the write that takes the assertion's jti,
+ * decides and appends the access entry.
+ */
+static void
+api_oauth_access(struct http_call *c, const char **p, const struct clients_client *cl,
+                 const struct assertion_claims *claims)
+{
+    const struct http_app *app = http_app_of(c);
+    struct api_oauth_req *r;
+    struct store_txn *t = NULL;
+    char why[STATE_WHY_MAX];
+    enum err rc;
+
+    if (p[P_SCOPE] != NULL) {
+        http_reply_oauth_error(c, 400, "invalid_request",
+                               "send either scope or authorization_details: a token for "
+                               "patients' records carries no other capability");
+        return;
+    }
+    if ((cl->roles & POLICY_ROLE_REQUESTER) == 0) {
+        http_reply_oauth_error(c, 400, "unauthorized_client",
+                               "client %.64s does not have the requester role, which asking "
+                               "for access to patients' records needs",
+                               cl->client_id);
+        return;
+    }
+    r = xcalloc(1, sizeof(*r) + sizeof(struct authz_request));
+    rc = authz_parse(app->policy, p[P_AD], strlen(p[P_AD]), r->az, why);
+    if (rc == ERR_OK) {
+        rc = store_begin(app->store, false, &t);
+        if (rc == ERR_OK)
+            rc = authz_locations(t, app->policy, r->az, why);
+        store_abort(t);
+    }
+    if (rc != ERR_OK) {
+        if (rc == ERR_INVAL)
+            http_reply_oauth_error(c, 400, "invalid_authorization_details", "%s", why);
+        else
+            http_reply_oauth_error(c, 500, "server_error",
+                                   "could not read the authorization_details (%s)", err_str(rc));
+        free(r);
+        return;
+    }
+    r->kind = API_OAUTH_CLIENT;
+    memcpy(r->id, cl->client_id, strlen(cl->client_id) + 1);
+    memcpy(r->who, cl->client_id, strlen(cl->client_id) + 1);
+    memcpy(r->jti, claims->jti, sizeof(r->jti));
+    r->exp = claims->exp;
+    memcpy(r->pk, cl->pk, sizeof(r->pk));
+    r->access = true;
+    r->policy = app->policy;
+    memcpy(r->org, cl->org, sizeof(r->org));
+    snprintf(r->issuer, sizeof(r->issuer), "%s", app->cfg->issuer);
+    /* The entry's fields are made by the check, once the decision is taken in log order. */
+    http_submit(c, "access", NULL, 0, api_oauth_check, r, api_oauth_issued);
+}
+
 void
 api_oauth_token(struct http_call *c)
 {
-    static const char *const names[P_COUNT] = {"grant_type",       "client_assertion_type",
-                                               "client_assertion", "scope",
-                                               "client_id",        "assertion"};
+    static const char *const names[P_COUNT] = {
+        "grant_type", "client_assertion_type", "client_assertion", "scope", "client_id",
+        "assertion",  "authorization_details"};
     const char *p[P_COUNT];
 
     if (!http_form(c, names, P_COUNT, p, true))
@@ -457,6 +687,11 @@ api_oauth_token(struct http_call *c)
         http_reply_oauth_error(
             c, 400, "invalid_request",
             "grant_type is missing: send client_credentials or " API_OAUTH_JWT_BEARER);
+        return;
+    }
+    if (p[P_AD] != NULL && strcmp(p[P_GRANT_TYPE], API_OAUTH_CC) != 0) {
+        http_reply_oauth_error(c, 400, "invalid_request",
+                               "authorization_details belongs to the client_credentials grant");
         return;
     }
     if (strcmp(p[P_GRANT_TYPE], API_OAUTH_CC) == 0)

@@ -3,17 +3,21 @@
  * (an NHS National Record Locator v3 DocumentReference) publish a pointer, POST
  * /v1/pointers/{id}/retire retires one (a custodian's client token with scope pointers), and
  * GET /v1/patients/{nhs}/pointers lists a person's active pointers (their own token, or scope
- * audit). The handlers check the shape of requests against the policy; pointers_check_end and
+ * audit). GET /fhir/DocumentReference?subject:identifier=… answers the bearer of a
+ * consent-checked access token with the person's pointers in the token's categories only. The
+ * handlers check the shape of requests against the policy; pointers_check_end and
  * pointers_apply decide, in log order, whether a pointer may be superseded or retired.
  */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include <uriparser/Uri.h>
 
+#include "consentd/access.h"
 #include "consentd/api.h"
 #include "consentd/clients.h"
 #include "consentd/json.h"
@@ -939,4 +943,181 @@ api_pointer_fhir_create(struct http_call *c)
     }
     cJSON_Delete(doc);
     api_pointer_publish(c, &who, r, ident);
+}
+
+/* --- GET /fhir/DocumentReference: a record holder's or requester's search with a token --- */
+
+#define API_POINTER_SEARCH_PARAM "subject:identifier"
+
+/* What a search gathers: the Bundle's entries, within the token's categories. */
+struct api_pointer_search {
+    const struct policy *pol;
+    const char *issuer;
+    uint64_t categories;
+    cJSON *entries;
+    unsigned n;
+};
+
+static enum err
+api_pointer_search_one(void *ctx, const struct pointers_pointer *p)
+{
+    struct api_pointer_search *x = ctx;
+    struct api_pointer_req *r;
+    const char *display;
+    cJSON *e, *search;
+    char url[TOKEN_ISSUER_MAX + 64];
+    size_t n = strlen(x->issuer);
+    int bit = policy_category_bit(x->pol, p->category);
+
+    if (bit < 0 || bit >= 64 || (x->categories & (UINT64_C(1) << bit)) == 0)
+        return ERR_OK;
+    r = xcalloc(1, sizeof(*r));
+    api_pointer_copy(r->id, sizeof(r->id), p->id);
+    api_pointer_copy(r->nhs, sizeof(r->nhs), p->nhs);
+    api_pointer_copy(r->custodian, sizeof(r->custodian), p->custodian);
+    api_pointer_copy(r->category, sizeof(r->category), p->category);
+    api_pointer_copy(r->system, sizeof(r->system), p->type_system);
+    api_pointer_copy(r->code, sizeof(r->code), p->type_code);
+    api_pointer_copy(r->display, sizeof(r->display), p->type_display);
+    api_pointer_copy(r->url, sizeof(r->url), p->url);
+    api_pointer_copy(r->content_type, sizeof(r->content_type), p->content_type);
+    api_pointer_copy(r->supersedes, sizeof(r->supersedes), p->supersedes);
+    display = policy_category_display(x->pol, p->category);
+    if (display != NULL)
+        api_pointer_copy(r->category_display, sizeof(r->category_display), display);
+    if (n > 0 && x->issuer[n - 1] == '/')
+        n--;
+    snprintf(url, sizeof(url), "%.*s/fhir/DocumentReference/%s", (int)n, x->issuer, p->id);
+    e = cJSON_CreateObject();
+    cJSON_AddItemToArray(x->entries, e);
+    cJSON_AddStringToObject(e, "fullUrl", url);
+    cJSON_AddItemToObject(e, "resource", api_pointer_fhir_resource(r, p->created));
+    search = cJSON_AddObjectToObject(e, "search");
+    cJSON_AddStringToObject(search, "mode", "match");
+    x->n++;
+    free(r);
+    return ERR_OK;
+}
+
+/* api_pointer_bearer returns the bearer token of the request (NUL-terminated), or NULL. */
+static char *
+api_pointer_bearer(struct http_call *c)
+{
+    const char *h;
+    size_t len;
+    char *tok;
+
+    h = http_header(c, "authorization", &len);
+    if (h == NULL || len <= 7 || strncasecmp(h, "Bearer ", 7) != 0 ||
+        len - 7 > TOKEN_ACCESS_MAX_LEN)
+        return NULL;
+    tok = xmalloc(len - 7 + 1);
+    memcpy(tok, h + 7, len - 7);
+    tok[len - 7] = '\0';
+    return tok;
+}
+
+/* api_pointer_unauthorized answers 401 with a challenge and an OperationOutcome. */
+static void
+api_pointer_unauthorized(struct http_call *c, const char *why)
+{
+    http_add_header(c, "www-authenticate", "Bearer realm=\"consentd\", error=\"invalid_token\"");
+    api_pointer_oo(c, 401, "login", NULL, "%s", why);
+}
+
+void
+api_pointer_fhir_search(struct http_call *c)
+{
+    static const char *const names[] = {API_POINTER_SEARCH_PARAM};
+    const struct http_app *app = http_app_of(c);
+    struct api_pointer_search x = {app->policy, app->cfg->issuer, 0, NULL, 0};
+    char qwhy[256], nhs[NHS_LEN + 1], want[sizeof(API_POINTER_NHS_SYSTEM) + NHS_LEN + 2];
+    int64_t now = (int64_t)time(NULL);
+    const char *value = NULL, *bad = NULL, *why = NULL;
+    const cJSON *m;
+    struct store_txn *t = NULL;
+    cJSON *claims = NULL, *entry = NULL, *b = NULL;
+    char *token = api_pointer_bearer(c), *text = NULL;
+    uint64_t index = 0;
+    bool live = false;
+    int bit;
+    enum err rc;
+
+    if (token == NULL) {
+        api_pointer_unauthorized(c, "this search needs a consent-checked access token from POST "
+                                    "/oauth2/token: send \"Authorization: Bearer <token>\"");
+        goto out;
+    }
+    if (token_check_access(app->tokens, token, strlen(token), now, &claims, &why) != ERR_OK) {
+        api_pointer_unauthorized(c, why);
+        goto out;
+    }
+    if (!http_query_check(c, names, 1, &value, qwhy, sizeof(qwhy), &bad)) {
+        api_pointer_oo(c, 400, bad != NULL ? "not-supported" : "invalid", bad,
+                       "%s; search with " API_POINTER_SEARCH_PARAM "=" API_POINTER_NHS_SYSTEM
+                       "|{NHS number} only",
+                       qwhy);
+        goto out;
+    }
+    if (value == NULL) {
+        api_pointer_oo(c, 400, "required", API_POINTER_SEARCH_PARAM,
+                       "name the person: GET /fhir/DocumentReference?" API_POINTER_SEARCH_PARAM
+                       "=" API_POINTER_NHS_SYSTEM "|{NHS number}");
+        goto out;
+    }
+    rc = store_begin(app->store, false, &t);
+    if (rc == ERR_OK)
+        rc = access_token_live(t, claims, now, &live, nhs);
+    if (rc == ERR_OK && live)
+        rc = access_get(t, cJSON_GetObjectItemCaseSensitive(claims, "jti")->valuestring, &index);
+    if (rc == ERR_OK && live)
+        rc = access_entry_get(t, index, &entry);
+    if (rc != ERR_OK) {
+        api_pointer_oo(c, 500, "exception", NULL, "cannot read the state (%s)", err_str(rc));
+        goto out;
+    }
+    if (!live) {
+        api_pointer_unauthorized(c, "the access token is no longer valid: it was revoked, or a "
+                                    "grant it relied on was; ask for a new one");
+        goto out;
+    }
+    snprintf(want, sizeof(want), "%s|%s", API_POINTER_NHS_SYSTEM, nhs);
+    if (strcmp(value, want) != 0) {
+        api_pointer_oo(
+            c, 403, "forbidden", API_POINTER_SEARCH_PARAM,
+            "this access token covers another person: search with " API_POINTER_NHS_SYSTEM
+            "|{the NHS number the token was issued for}");
+        goto out;
+    }
+    cJSON_ArrayForEach(m, cJSON_GetObjectItemCaseSensitive(entry, "datatypes"))
+    {
+        bit = cJSON_IsString(m) ? policy_category_bit(app->policy, m->valuestring) : -1;
+        if (bit >= 0 && bit < 64)
+            x.categories |= UINT64_C(1) << bit;
+    }
+    b = cJSON_CreateObject();
+    cJSON_AddStringToObject(b, "resourceType", "Bundle");
+    cJSON_AddStringToObject(b, "type", "searchset");
+    x.entries = cJSON_CreateArray();
+    rc = pointers_list(t, nhs, true, api_pointer_search_one, &x);
+    if (rc != ERR_OK) {
+        cJSON_Delete(x.entries);
+        api_pointer_oo(c, 500, "exception", NULL, "cannot list the pointers (%s)", err_str(rc));
+        goto out;
+    }
+    /* total counts what is returned, never what the token does not cover. */
+    cJSON_AddNumberToObject(b, "total", x.n);
+    cJSON_AddItemToObject(b, "entry", x.entries);
+    text = cJSON_PrintUnformatted(b);
+    if (text == NULL)
+        http_reply(c, 500, "text/plain", "out of memory\n", 14);
+    else
+        http_reply(c, 200, API_POINTER_FHIR_JSON, text, strlen(text));
+out:
+    free(text);
+    store_abort(t);
+    cJSON_Delete(b);
+    cJSON_Delete(entry);
+    cJSON_Delete(claims);
+    free(token);
 }

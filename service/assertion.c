@@ -11,6 +11,7 @@
 
 #include "consentd/assertion.h"
 #include "consentd/jws.h"
+#include "consentd/pkey.h"
 #include "consentd/xmalloc.h"
 
 #define ASSERTION_MAX_AUD    16                 /* members of an "aud" array */
@@ -32,11 +33,10 @@ assertion_typ_ok(const cJSON *hdr)
 
 /* assertion_header checks what the JWS header may say beyond jws.c's rules. */
 static enum err
-assertion_header(const cJSON *hdr, const uint8_t *pk, const char *what,
+assertion_header(const cJSON *hdr, const struct pkey *key, const char *what,
                  char why[static ASSERTION_WHY_MAX])
 {
     const cJSON *kid = cJSON_GetObjectItemCaseSensitive(hdr, "kid");
-    char mine[KEYS_KID_LEN + 1];
 
     if (!assertion_typ_ok(hdr)) {
         snprintf(why, ASSERTION_WHY_MAX,
@@ -46,16 +46,16 @@ assertion_header(const cJSON *hdr, const uint8_t *pk, const char *what,
     }
     if (kid == NULL)
         return ERR_OK;
-    if (pk != NULL) {
-        keys_kid(pk, mine);
-        if (cJSON_IsString(kid) && strcmp(kid->valuestring, mine) == 0)
+    if (key != NULL) {
+        if (cJSON_IsString(kid) && pkey_kid_matches(key, kid->valuestring))
             return ERR_OK;
     } else if (cJSON_IsString(kid)) {
         return ERR_OK;
     }
     snprintf(why, ASSERTION_WHY_MAX,
-             "%s's header \"kid\" does not name the registered key (its kid is the base64url "
-             "SHA-256 of the public key); leave \"kid\" out, since the registered key decides",
+             "%s's header \"kid\" does not name the registered key (the \"kid\" registered "
+             "with it, or its RFC 7638 thumbprint); leave \"kid\" out, since the registered key "
+             "decides",
              what);
     return ERR_AUTH;
 }
@@ -71,7 +71,7 @@ assertion_subject(const char *jws, size_t len, const char *what,
 
     out[0] = '\0';
     why[0] = '\0';
-    rc = jws_decode(jws, len, &p, &jwhy);
+    rc = pkey_decode(jws, len, &p, &jwhy);
     if (rc == ERR_NOMEM)
         goto out;
     if (rc != ERR_OK) {
@@ -154,9 +154,9 @@ assertion_text_ok(const char *s, size_t max)
 }
 
 enum err
-assertion_verify(const char *jws, size_t len, const uint8_t pk[static KEYS_PUBLIC_BYTES],
-                 const char *subject, const char *issuer, const char *token_endpoint, int64_t now,
-                 const char *what, struct assertion_claims *out, char why[static ASSERTION_WHY_MAX])
+assertion_verify(const char *jws, size_t len, const struct pkey *key, const char *subject,
+                 const char *issuer, const char *token_endpoint, int64_t now, const char *what,
+                 struct assertion_claims *out, char why[static ASSERTION_WHY_MAX])
 {
     struct jws_parts p = {0};
     const char *jwhy = NULL;
@@ -167,7 +167,7 @@ assertion_verify(const char *jws, size_t len, const uint8_t pk[static KEYS_PUBLI
 
     memset(out, 0, sizeof(*out));
     why[0] = '\0';
-    rc = jws_verify(jws, len, pk, &p, &jwhy);
+    rc = pkey_verify_jws(key, jws, len, &p, &jwhy);
     if (rc == ERR_NOMEM)
         goto out;
     if (rc == ERR_BADSIG) {
@@ -182,7 +182,7 @@ assertion_verify(const char *jws, size_t len, const uint8_t pk[static KEYS_PUBLI
         rc = ERR_AUTH;
         goto out;
     }
-    rc = assertion_header(p.header, pk, what, why);
+    rc = assertion_header(p.header, key, what, why);
     if (rc != ERR_OK)
         goto out;
     rc = ERR_AUTH;

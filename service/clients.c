@@ -2,6 +2,7 @@
  * clients: registered clients, derived from "client" and "client.retire" entries.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "consentd/b64.h"
@@ -26,7 +27,7 @@ clients_id_valid(const char *id)
     return true;
 }
 
-/* clients_jwk_key reads an OKP Ed25519 public JWK's key; false if it is anything else. */
+/* clients_jwk_key reads an OKP Ed25519 public JWK's raw key; false if it is anything else. */
 static bool
 clients_jwk_key(const cJSON *jwk, uint8_t pk[static KEYS_PUBLIC_BYTES])
 {
@@ -40,6 +41,47 @@ clients_jwk_key(const cJSON *jwk, uint8_t pk[static KEYS_PUBLIC_BYTES])
            b64_decode(x->valuestring, strlen(x->valuestring), B64_URL, pk, KEYS_PUBLIC_BYTES, &n) ==
                ERR_OK &&
            n == KEYS_PUBLIC_BYTES;
+}
+
+/*
+ * clients_jwk reads a registered JWK (which pkey_from_jwk must accept) into cl: the 32 bytes
+ * naming the key, and its JSON text. ERR_INVAL (why set) for a JWK that is not a valid key,
+ * ERR_TOOBIG for one too long to keep, ERR_NOMEM.
+ */
+static enum err
+clients_jwk(const cJSON *jwk, uint8_t pk[static KEYS_PUBLIC_BYTES],
+            char text[static CLIENTS_JWK_MAX + 1], char why[static PKEY_WHY_MAX])
+{
+    struct pkey *k = NULL;
+    char *s = NULL;
+    enum err rc;
+
+    rc = pkey_from_jwk(jwk, &k, why);
+    if (rc != ERR_OK)
+        goto out;
+    if (pkey_type_of(k) == PKEY_OKP) {
+        if (!clients_jwk_key(jwk, pk)) {
+            rc = ERR_INVAL;
+            goto out;
+        }
+    } else {
+        pkey_thumbprint(k, pk);
+    }
+    s = cJSON_PrintUnformatted(jwk);
+    if (s == NULL) {
+        rc = ERR_NOMEM;
+        goto out;
+    }
+    if (strlen(s) > CLIENTS_JWK_MAX) {
+        snprintf(why, PKEY_WHY_MAX, "the JWK is longer than %d bytes", CLIENTS_JWK_MAX);
+        rc = ERR_TOOBIG;
+        goto out;
+    }
+    memcpy(text, s, strlen(s) + 1);
+out:
+    free(s);
+    pkey_free(k);
+    return rc;
 }
 
 /* clients_roles reads a roles array; false if it is not an array of known role names. */
@@ -69,6 +111,7 @@ clients_apply(struct store_txn *t, uint64_t index, const char *type, const cJSON
     const cJSON *id = cJSON_GetObjectItemCaseSensitive(e, "client_id");
     const cJSON *org = cJSON_GetObjectItemCaseSensitive(e, "org");
     uint8_t pk[KEYS_PUBLIC_BYTES];
+    char text[CLIENTS_JWK_MAX + 1], kwhy[PKEY_WHY_MAX];
     uint64_t ci, ri, oi;
     unsigned roles;
     enum err rc;
@@ -99,8 +142,11 @@ clients_apply(struct store_txn *t, uint64_t index, const char *type, const cJSON
         snprintf(why, STATE_WHY_MAX, "a client's \"org\" must be a registered organisation");
         return ERR_INVAL;
     }
-    if (!clients_jwk_key(cJSON_GetObjectItemCaseSensitive(e, "jwk"), pk)) {
-        snprintf(why, STATE_WHY_MAX, "a client's \"jwk\" must be an OKP Ed25519 public key");
+    rc = clients_jwk(cJSON_GetObjectItemCaseSensitive(e, "jwk"), pk, text, kwhy);
+    if (rc == ERR_NOMEM)
+        return rc;
+    if (rc != ERR_OK) {
+        snprintf(why, STATE_WHY_MAX, "a client's \"jwk\": %.200s", kwhy);
         return ERR_INVAL;
     }
     if (!clients_roles(cJSON_GetObjectItemCaseSensitive(e, "roles"), &roles)) {
@@ -116,6 +162,7 @@ clients_get(struct store_txn *t, const char *id, struct clients_client *out)
     const uint8_t *bytes;
     const cJSON *org;
     cJSON *e = NULL;
+    char kwhy[PKEY_WHY_MAX];
     uint64_t ci, ri;
     size_t len;
     enum err rc;
@@ -132,9 +179,13 @@ clients_get(struct store_txn *t, const char *id, struct clients_client *out)
     if (jstrict_parse((const char *)bytes, len, &e, NULL) != ERR_OK)
         return ERR_STORAGE;
     org = cJSON_GetObjectItemCaseSensitive(e, "org");
+    rc = clients_jwk(cJSON_GetObjectItemCaseSensitive(e, "jwk"), out->pk, out->jwk, kwhy);
+    if (rc != ERR_NOMEM)
+        rc = rc == ERR_OK ? ERR_OK : ERR_STORAGE;
+    if (rc != ERR_OK)
+        goto out;
     rc = ERR_STORAGE;
     if (!cJSON_IsString(org) || strlen(org->valuestring) > CLIENTS_ODS_MAX ||
-        !clients_jwk_key(cJSON_GetObjectItemCaseSensitive(e, "jwk"), out->pk) ||
         !clients_roles(cJSON_GetObjectItemCaseSensitive(e, "roles"), &out->roles))
         goto out;
     snprintf(out->client_id, sizeof(out->client_id), "%s", id);
@@ -147,5 +198,22 @@ out:
     cJSON_Delete(e);
     if (rc != ERR_OK)
         memset(out, 0, sizeof(*out));
+    return rc;
+}
+
+enum err
+clients_key(const struct clients_client *cl, struct pkey **out)
+{
+    char why[PKEY_WHY_MAX];
+    cJSON *jwk = NULL;
+    enum err rc;
+
+    *out = NULL;
+    rc = jstrict_parse(cl->jwk, strlen(cl->jwk), &jwk, NULL);
+    if (rc == ERR_OK)
+        rc = pkey_from_jwk(jwk, out, why);
+    if (rc != ERR_OK && rc != ERR_NOMEM)
+        rc = ERR_STORAGE;
+    cJSON_Delete(jwk);
     return rc;
 }

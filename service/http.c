@@ -59,6 +59,8 @@ static const struct http_route http_routes[] = {
     {"GET", "/.well-known/oauth-authorization-server", false, api_oauth_metadata},
     {"GET", "/.well-known/jwks.json", false, api_oauth_jwks},
     {"POST", "/oauth2/token", false, api_oauth_token},
+    {"POST", "/oauth2/introspect", false, api_token_introspect},
+    {"POST", "/oauth2/revoke", false, api_token_revoke},
     /* routes: patients */
     {"POST", "/v1/enrolments", false, api_patient_enrolment_create},
     {"POST", "/v1/patients", false, api_patient_enrol},
@@ -68,6 +70,7 @@ static const struct http_route http_routes[] = {
     {"POST", "/v1/pointers/", true, api_pointer_retire},
     {"GET", "/v1/patients/", true, api_patient_get},
     {"POST", "/fhir/DocumentReference", false, api_pointer_fhir_create},
+    {"GET", "/fhir/DocumentReference", false, api_pointer_fhir_search},
     /* routes: consents */
     {"POST", "/v1/consents", false, api_consent_create},
     {"POST", "/v1/consents/", true, api_consent_revoke},

@@ -41,6 +41,8 @@ struct policy {
     struct policy_record_type record_types[POLICY_MAX_RECORD_TYPES];
     unsigned n_purposes;
     struct policy_purpose purposes[POLICY_MAX_PURPOSES];
+    int64_t lifetime;             /* an access token's lifetime, seconds */
+    int64_t lifetime_break_glass; /* a break-glass token's lifetime, seconds */
 };
 
 static const struct {
@@ -394,6 +396,59 @@ policy_parse_categories(struct policy *p, const cJSON *root, char *why, size_t w
     return ERR_OK;
 }
 
+/* policy_lifetime reads member name of o: whole seconds in [POLICY_MIN_LIFETIME, max]. */
+static bool
+policy_lifetime(const cJSON *o, const char *name, int64_t max, int64_t *out)
+{
+    const cJSON *m = cJSON_GetObjectItemCaseSensitive(o, name);
+
+    if (!cJSON_IsNumber(m) || m->valuedouble < POLICY_MIN_LIFETIME || m->valuedouble > max ||
+        m->valuedouble != (double)(int64_t)m->valuedouble)
+        return false;
+    *out = (int64_t)m->valuedouble;
+    return true;
+}
+
+/*
+ * policy_parse_lifetimes reads the optional "token_lifetimes" {"default", "break_glass"}
+ * (seconds); without it the lifetimes are POLICY_LIFETIME and POLICY_LIFETIME_BREAK_GLASS.
+ */
+static enum err
+policy_parse_lifetimes(struct policy *p, const cJSON *root, char *why, size_t why_cap)
+{
+    const cJSON *o = cJSON_GetObjectItemCaseSensitive(root, "token_lifetimes"), *m;
+
+    p->lifetime = POLICY_LIFETIME;
+    p->lifetime_break_glass = POLICY_LIFETIME_BREAK_GLASS;
+    if (o == NULL)
+        return ERR_OK;
+    if (!cJSON_IsObject(o)) {
+        snprintf(why, why_cap,
+                 "\"token_lifetimes\" must be an object {\"default\", \"break_glass\"}");
+        return ERR_INVAL;
+    }
+    cJSON_ArrayForEach(m, o)
+    {
+        if (strcmp(m->string, "default") != 0 && strcmp(m->string, "break_glass") != 0) {
+            snprintf(why, why_cap, "token_lifetimes: unknown member \"%.64s\"", m->string);
+            return ERR_INVAL;
+        }
+    }
+    if (!policy_lifetime(o, "default", POLICY_MAX_LIFETIME, &p->lifetime)) {
+        snprintf(why, why_cap, "token_lifetimes.default must be whole seconds from %d to %d",
+                 POLICY_MIN_LIFETIME, POLICY_MAX_LIFETIME);
+        return ERR_INVAL;
+    }
+    if (!policy_lifetime(o, "break_glass", p->lifetime, &p->lifetime_break_glass)) {
+        snprintf(why, why_cap,
+                 "token_lifetimes.break_glass must be whole seconds from %d to the default "
+                 "lifetime",
+                 POLICY_MIN_LIFETIME);
+        return ERR_INVAL;
+    }
+    return ERR_OK;
+}
+
 enum err
 policy_parse(const char *doc, size_t len, struct policy **out, char *why, size_t why_cap)
 {
@@ -418,7 +473,8 @@ policy_parse(const char *doc, size_t len, struct policy **out, char *why, size_t
     cJSON_ArrayForEach(m, root)
     {
         if (strcmp(m->string, "version") != 0 && strcmp(m->string, "org_types") != 0 &&
-            strcmp(m->string, "categories") != 0 && strcmp(m->string, "purposes") != 0) {
+            strcmp(m->string, "categories") != 0 && strcmp(m->string, "purposes") != 0 &&
+            strcmp(m->string, "token_lifetimes") != 0) {
             snprintf(why, why_cap, "unknown member \"%.64s\" at the top level", m->string);
             goto out;
         }
@@ -441,6 +497,8 @@ policy_parse(const char *doc, size_t len, struct policy **out, char *why, size_t
         rc = ERR_INVAL;
     }
     if (policy_parse_categories(p, root, why, why_cap) != ERR_OK)
+        goto out;
+    if (policy_parse_lifetimes(p, root, why, why_cap) != ERR_OK)
         goto out;
     *out = p;
     p = NULL;
@@ -602,6 +660,23 @@ policy_purpose_known(const struct policy *p, const char *code)
         if (strcmp(p->purposes[i].code, code) == 0)
             return true;
     return false;
+}
+
+const char *
+policy_purpose_display(const struct policy *p, const char *code)
+{
+    unsigned i;
+
+    for (i = 0; i < p->n_purposes; i++)
+        if (strcmp(p->purposes[i].code, code) == 0)
+            return p->purposes[i].display;
+    return NULL;
+}
+
+int64_t
+policy_token_lifetime(const struct policy *p, bool break_glass)
+{
+    return break_glass ? p->lifetime_break_glass : p->lifetime;
 }
 
 unsigned

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "consentd/access.h"
 #include "consentd/clients.h"
 #include "consentd/consents.h"
 #include "consentd/jstrict.h"
@@ -70,6 +71,8 @@ static const struct {
     {"consent", consents_apply},
     {"consent.revoke", consents_apply},
     {"delegation", consents_apply},
+    /* entry types: access */
+    {"access", access_apply},
 };
 
 enum err

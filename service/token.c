@@ -215,3 +215,138 @@ out:
     jws_parts_clear(&p);
     return rc;
 }
+
+enum err
+token_mint_access(const struct token_signer *s, const struct token_claims *c,
+                  const struct token_access *a, char **out)
+{
+    cJSON *j, *aud, *ext, *o, *pou, *ids;
+    char *payload;
+    enum err rc;
+    size_t i;
+
+    *out = NULL;
+    if (c->jti[0] == '\0')
+        return ERR_INVAL;
+    j = cJSON_CreateObject();
+    if (j == NULL)
+        return ERR_NOMEM;
+    cJSON_AddStringToObject(j, "iss", s->issuer);
+    cJSON_AddStringToObject(j, "sub", c->sub);
+    cJSON_AddStringToObject(j, "client_id", c->client_id);
+    aud = cJSON_AddArrayToObject(j, "aud");
+    cJSON_AddItemToArray(aud, cJSON_CreateString(s->issuer));
+    for (i = 0; i < a->naud; i++)
+        cJSON_AddItemToArray(aud, cJSON_CreateString(a->aud[i]));
+    cJSON_AddNumberToObject(j, "iat", (double)c->iat);
+    cJSON_AddNumberToObject(j, "exp", (double)c->exp);
+    cJSON_AddStringToObject(j, "jti", c->jti);
+    cJSON_AddStringToObject(j, "scope", TOKEN_ACCESS_SCOPE);
+    cJSON_AddItemToObject(j, "authorization_details", cJSON_Duplicate(a->details, true));
+    cJSON_AddNumberToObject(j, "log_index", (double)a->log_index);
+    ext = cJSON_AddObjectToObject(j, "extensions");
+    o = cJSON_AddObjectToObject(ext, "ihe_iua");
+    pou = cJSON_AddObjectToObject(o, "purpose_of_use");
+    cJSON_AddStringToObject(pou, "system", TOKEN_POU_SYSTEM);
+    cJSON_AddStringToObject(pou, "code", a->purpose);
+    if (a->purpose_display != NULL)
+        cJSON_AddStringToObject(pou, "display", a->purpose_display);
+    o = cJSON_AddObjectToObject(ext, "ihe_pcf");
+    ids = cJSON_AddArrayToObject(o, "doc_id");
+    for (i = 0; i < a->ndoc_ids; i++)
+        cJSON_AddItemToArray(ids, cJSON_CreateString(a->doc_ids[i]));
+    payload = cJSON_PrintUnformatted(j);
+    cJSON_Delete(j);
+    if (payload == NULL)
+        return ERR_NOMEM;
+    rc = jws_sign(s->key, "at+jwt", s->kid, payload, strlen(payload), out);
+    free(payload);
+    if (rc == ERR_OK && strlen(*out) > TOKEN_ACCESS_MAX_LEN) {
+        free(*out);
+        *out = NULL;
+        rc = ERR_TOOBIG;
+    }
+    return rc;
+}
+
+/* token_aud_has is true if aud is an array of strings holding issuer. */
+static bool
+token_aud_has(const cJSON *aud, const char *issuer)
+{
+    const cJSON *m;
+    bool found = false;
+
+    if (!cJSON_IsArray(aud))
+        return false;
+    cJSON_ArrayForEach(m, aud)
+    {
+        if (!cJSON_IsString(m))
+            return false;
+        if (strcmp(m->valuestring, issuer) == 0)
+            found = true;
+    }
+    return found;
+}
+
+enum err
+token_check_access(const struct token_signer *s, const char *jwt, size_t len, int64_t now,
+                   cJSON **claims, const char **why)
+{
+    struct jws_parts p = {0};
+    char iss[TOKEN_ISSUER_MAX + 1], id[TOKEN_ID_MAX + 1], scope[64];
+    const cJSON *typ, *kid, *ad;
+    const char *jwhy = NULL;
+    int64_t iat, exp, idx;
+    enum err rc = ERR_AUTH;
+
+    *claims = NULL;
+    *why = "the access token is malformed";
+    if (len == 0 || len > TOKEN_ACCESS_MAX_LEN)
+        return ERR_AUTH;
+    if (jws_verify(jwt, len, s->pk, &p, &jwhy) != ERR_OK) {
+        *why = "the access token's signature does not verify with consentd's token key";
+        goto out;
+    }
+    typ = cJSON_GetObjectItemCaseSensitive(p.header, "typ");
+    kid = cJSON_GetObjectItemCaseSensitive(p.header, "kid");
+    if (!cJSON_IsString(typ) || strcmp(typ->valuestring, "at+jwt") != 0) {
+        *why = "the token is not an access token (typ must be at+jwt)";
+        goto out;
+    }
+    if (!cJSON_IsString(kid) || strcmp(kid->valuestring, s->kid) != 0) {
+        *why = "the access token names a key consentd does not sign with";
+        goto out;
+    }
+    if (!token_string(p.payload, "iss", iss, sizeof(iss), true) || strcmp(iss, s->issuer) != 0 ||
+        !token_aud_has(cJSON_GetObjectItemCaseSensitive(p.payload, "aud"), s->issuer)) {
+        *why = "the access token was not issued by this consentd for its records (iss, aud)";
+        goto out;
+    }
+    ad = cJSON_GetObjectItemCaseSensitive(p.payload, "authorization_details");
+    if (!token_string(p.payload, "sub", id, sizeof(id), true) ||
+        !token_string(p.payload, "client_id", id, sizeof(id), true) ||
+        !token_string(p.payload, "jti", id, sizeof(id), true) ||
+        !token_string(p.payload, "scope", scope, sizeof(scope), true) ||
+        strcmp(scope, TOKEN_ACCESS_SCOPE) != 0 || !token_time(p.payload, "iat", &iat) ||
+        !token_time(p.payload, "exp", &exp) || !token_time(p.payload, "log_index", &idx) ||
+        !cJSON_IsArray(ad) || ad->child == NULL) {
+        *why = "the access token's claims are missing or malformed, or it is not a "
+               "consent-checked access token";
+        goto out;
+    }
+    if (exp + TOKEN_LEEWAY <= now) {
+        *why = "the access token has expired; ask for a new one";
+        goto out;
+    }
+    if (iat > now + TOKEN_LEEWAY) {
+        *why = "the access token was issued in the future; check the clocks";
+        goto out;
+    }
+    *claims = p.payload;
+    p.payload = NULL;
+    *why = NULL;
+    rc = ERR_OK;
+out:
+    jws_parts_clear(&p);
+    return rc;
+}

@@ -15,6 +15,7 @@
 #include "consentd/assertion.h"
 #include "consentd/b64.h"
 #include "consentd/keys.h"
+#include "consentd/pkey.h"
 #include "consentd/sig.h"
 #include "consentd/store.h"
 #include "suites.h"
@@ -29,6 +30,7 @@
 #define HDR      "{\"alg\":\"EdDSA\"}"
 
 static struct keys_pair *key, *other;
+static struct pkey *vkey; /* the registered key: key's public key */
 static uint8_t pk[KEYS_PUBLIC_BYTES], other_pk[KEYS_PUBLIC_BYTES];
 static char kid[KEYS_KID_LEN + 1];
 static char jws[4096], why[ASSERTION_WHY_MAX];
@@ -42,6 +44,7 @@ setup(void)
     keys_public(key, pk);
     keys_public(other, other_pk);
     keys_kid(pk, kid);
+    ck_assert_int_eq(pkey_from_ed25519(pk, &vkey), ERR_OK);
 }
 
 static void
@@ -49,6 +52,7 @@ teardown(void)
 {
     keys_free(key);
     keys_free(other);
+    pkey_free(vkey);
 }
 
 /* b64 appends the base64url of s[0..len) to out at *n. */
@@ -93,12 +97,13 @@ payload(long long exp_offset, const char *extra)
     return buf;
 }
 
+/* verify_with checks the assertion in jws against the registered key k. */
 static enum err
-verify(void)
+verify_with(const struct pkey *k)
 {
     enum err rc;
 
-    rc = assertion_verify(jws, strlen(jws), pk, CID, ISSUER, ENDPOINT, NOW, WHAT, &claims, why);
+    rc = assertion_verify(jws, strlen(jws), k, CID, ISSUER, ENDPOINT, NOW, WHAT, &claims, why);
     if (rc != ERR_OK) {
         ck_assert_str_eq(claims.subject, "");
         ck_assert_str_eq(claims.jti, "");
@@ -106,6 +111,21 @@ verify(void)
         ck_assert_uint_gt(strlen(why), 20);
     }
     return rc;
+}
+
+static enum err
+verify(void)
+{
+    return verify_with(vkey);
+}
+
+/* refused_by asserts that k refuses the assertion in jws with a sentence containing part. */
+static void
+refused_by(const struct pkey *k, const char *part)
+{
+    ck_assert_int_eq(verify_with(k), ERR_AUTH);
+    if (strstr(why, part) == NULL)
+        ck_abort_msg("why \"%s\" does not contain \"%s\"", why, part);
 }
 
 /* refused asserts that the assertion in jws is refused with a sentence containing part. */
@@ -462,6 +482,86 @@ START_TEST(test_subject_reads_iss_without_verifying)
 }
 END_TEST
 
+/* RSA and EC client keys (SMART Backend Services): the registered key decides the algorithm. */
+
+/* key_of reads the public JWK of e, with "kid" jwk_kid unless NULL, into a registered key. */
+static struct pkey *
+key_of(EVP_PKEY *e, const char *jwk_kid)
+{
+    char kwhy[PKEY_WHY_MAX];
+    struct pkey *k = NULL;
+    cJSON *jwk = tu_jwk(e);
+
+    if (jwk_kid != NULL)
+        cJSON_AddStringToObject(jwk, "kid", jwk_kid);
+    ck_assert_msg(pkey_from_jwk(jwk, &k, kwhy) == ERR_OK, "refused: %s", kwhy);
+    cJSON_Delete(jwk);
+    return k;
+}
+
+START_TEST(test_rs384_assertion_is_accepted)
+{
+    EVP_PKEY *e = tu_rsa_key(2048), *e2 = tu_rsa_key(2048);
+    struct pkey *k = key_of(e, "smart-key-1");
+    uint8_t thumb[PKEY_THUMBPRINT_BYTES];
+    char hdr[128], tb[64], iss[ASSERTION_SUBJECT_MAX + 1];
+
+    tu_sign_jws(e, true, false, "{\"alg\":\"RS384\",\"typ\":\"JWT\",\"kid\":\"smart-key-1\"}",
+                payload(120, NULL), jws, sizeof(jws));
+    ck_assert_int_eq(assertion_subject(jws, strlen(jws), WHAT, iss, why), ERR_OK);
+    ck_assert_str_eq(iss, CID);
+    ck_assert_int_eq(verify_with(k), ERR_OK);
+    ck_assert_str_eq(claims.jti, "j-1");
+    ck_assert_int_eq(claims.exp, NOW + 120);
+    /* The RFC 7638 thumbprint names the key too; another kid does not. */
+    pkey_thumbprint(k, thumb);
+    ck_assert_int_eq(b64_encode(thumb, sizeof(thumb), B64_URL, tb, sizeof(tb)), ERR_OK);
+    snprintf(hdr, sizeof(hdr), "{\"alg\":\"RS256\",\"kid\":\"%s\"}", tb);
+    tu_sign_jws(e, false, false, hdr, payload(60, NULL), jws, sizeof(jws));
+    ck_assert_int_eq(verify_with(k), ERR_OK);
+    tu_sign_jws(e, true, false, "{\"alg\":\"RS384\",\"kid\":\"smart-key-2\"}", payload(60, NULL),
+                jws, sizeof(jws));
+    refused_by(k, "\"kid\" does not name the registered key");
+    /* Another RSA key's signature; and the Ed25519 path refuses RS384 by its alg. */
+    tu_sign_jws(e2, true, false, "{\"alg\":\"RS384\"}", payload(60, NULL), jws, sizeof(jws));
+    refused_by(k, "signature does not verify with the registered key of " CID);
+    refused("neither EdDSA nor Ed25519");
+    /* The claims are checked as for any assertion. */
+    tu_sign_jws(e, true, false, "{\"alg\":\"RS384\"}", payload(-61, NULL), jws, sizeof(jws));
+    refused_by(k, "has expired");
+    pkey_free(k);
+    EVP_PKEY_free(e);
+    EVP_PKEY_free(e2);
+}
+END_TEST
+
+START_TEST(test_es384_assertion_is_accepted)
+{
+    EVP_PKEY *e = tu_ec_key("P-384"), *e2 = tu_ec_key("P-384");
+    struct pkey *k = key_of(e, NULL);
+    char iss[ASSERTION_SUBJECT_MAX + 1];
+
+    tu_sign_jws(e, true, false, "{\"alg\":\"ES384\",\"typ\":\"JWT\"}", payload(120, NULL), jws,
+                sizeof(jws));
+    ck_assert_int_eq(assertion_subject(jws, strlen(jws), WHAT, iss, why), ERR_OK);
+    ck_assert_int_eq(verify_with(k), ERR_OK);
+    ck_assert_str_eq(claims.subject, CID);
+    /* ES256 on a P-384 key, even signed by it; DER; another key; a header choosing a key. */
+    tu_sign_jws(e, false, false, "{\"alg\":\"ES256\"}", payload(60, NULL), jws, sizeof(jws));
+    refused_by(k, "\"alg\" must be ES384 for the registered P-384 key");
+    tu_sign_jws(e, true, true, "{\"alg\":\"ES384\"}", payload(60, NULL), jws, sizeof(jws));
+    refused_by(k, "not DER");
+    tu_sign_jws(e2, true, false, "{\"alg\":\"ES384\"}", payload(60, NULL), jws, sizeof(jws));
+    refused_by(k, "signature does not verify");
+    tu_sign_jws(e, true, false, "{\"alg\":\"ES384\",\"jwk\":{\"kty\":\"EC\"}}", payload(60, NULL),
+                jws, sizeof(jws));
+    refused_by(k, "forbidden member");
+    pkey_free(k);
+    EVP_PKEY_free(e);
+    EVP_PKEY_free(e2);
+}
+END_TEST
+
 /* The jti table. */
 
 static char dir[TU_DIR_MAX];
@@ -626,6 +726,8 @@ assertion_suite(void)
     tcase_add_test(tc, test_trailing_bytes_are_refused);
     tcase_add_test(tc, test_every_truncation_and_flipped_bit_is_refused);
     tcase_add_test(tc, test_subject_reads_iss_without_verifying);
+    tcase_add_test(tc, test_rs384_assertion_is_accepted);
+    tcase_add_test(tc, test_es384_assertion_is_accepted);
     suite_add_tcase(s, tc);
 
     tcase_add_checked_fixture(tj, store_setup, store_teardown);

@@ -229,6 +229,46 @@ START_TEST(test_broken_categories_and_purposes_are_refused)
 }
 END_TEST
 
+START_TEST(test_token_lifetimes)
+{
+    static const struct {
+        const char *lifetimes;
+        const char *why;
+    } bad[] = {
+        {"[]", "\"token_lifetimes\" must be an object"},
+        {"{\"default\":300}", "token_lifetimes.break_glass"},
+        {"{\"default\":300,\"break_glass\":400}", "token_lifetimes.break_glass"},
+        {"{\"default\":5,\"break_glass\":5}", "token_lifetimes.default"},
+        {"{\"default\":30.5,\"break_glass\":10}", "token_lifetimes.default"},
+        {"{\"default\":7200,\"break_glass\":10}", "token_lifetimes.default"},
+        {"{\"default\":300,\"break_glass\":120,\"x\":1}", "unknown member \"x\""},
+    };
+    char doc[1024];
+    struct policy *p = NULL;
+    size_t i;
+
+    ck_assert_int_eq(policy_load("policies/default.json", &p, why, sizeof(why)), ERR_OK);
+    ck_assert_int_eq(policy_token_lifetime(p, false), 300);
+    ck_assert_int_eq(policy_token_lifetime(p, true), 120);
+    ck_assert_str_eq(policy_purpose_display(p, "TREAT"), "Treatment");
+    ck_assert_ptr_null(policy_purpose_display(p, "SHOP"));
+    policy_free(p);
+    /* Without the member, the defaults. */
+    ck_assert_int_eq(parse(DOC(CATS(CAT("x", TYPES(RT("736253002")))), PURPOSES), &p), ERR_OK);
+    ck_assert_int_eq(policy_token_lifetime(p, false), POLICY_LIFETIME);
+    ck_assert_int_eq(policy_token_lifetime(p, true), POLICY_LIFETIME_BREAK_GLASS);
+    policy_free(p);
+    for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        snprintf(doc, sizeof(doc), "%.*s,\"token_lifetimes\":%s}",
+                 (int)strlen(DOC(CATS(CAT("x", TYPES(RT("736253002")))), PURPOSES)) - 1,
+                 DOC(CATS(CAT("x", TYPES(RT("736253002")))), PURPOSES), bad[i].lifetimes);
+        ck_assert_msg(parse(doc, &p) == ERR_INVAL, "accepted %s", bad[i].lifetimes);
+        ck_assert_msg(strstr(why, bad[i].why) != NULL, "%s: %s", bad[i].lifetimes, why);
+        ck_assert_ptr_null(p);
+    }
+}
+END_TEST
+
 START_TEST(test_missing_file_is_io)
 {
     struct policy *p = NULL;
@@ -250,6 +290,7 @@ policy_suite(void)
     tcase_add_test(tc, test_default_policy_categories_and_purposes);
     tcase_add_test(tc, test_sctids);
     tcase_add_test(tc, test_broken_categories_and_purposes_are_refused);
+    tcase_add_test(tc, test_token_lifetimes);
     tcase_add_test(tc, test_missing_file_is_io);
     suite_add_tcase(s, tc);
     return s;

@@ -19,6 +19,7 @@ Suite *merkle_suite(void);
 Suite *note_suite(void);
 Suite *jstrict_suite(void);
 Suite *jws_suite(void);
+Suite *pkey_suite(void);
 Suite *store_suite(void);
 Suite *tlog_suite(void);
 Suite *ckpt_suite(void);
@@ -35,5 +36,7 @@ Suite *assertion_suite(void);
 Suite *rebuild_suite(void);
 Suite *fhir_consent_suite(void);
 Suite *consents_suite(void);
+Suite *access_suite(void);
+Suite *authz_suite(void);
 
 #endif

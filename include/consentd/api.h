@@ -28,6 +28,10 @@ void api_client_retire(struct http_call *c);
 void api_oauth_metadata(struct http_call *c);
 void api_oauth_jwks(struct http_call *c);
 void api_oauth_token(struct http_call *c);
+void api_token_introspect(struct http_call *c);
+void api_token_revoke(struct http_call *c);
+/* GET /v1/patients/{nhs}/access (api_token.c), dispatched by api_patient_get. */
+void api_token_access_list(struct http_call *c);
 
 /* handlers: patients */
 void api_patient_enrolment_create(struct http_call *c);
@@ -39,6 +43,7 @@ void api_pointer_create(struct http_call *c);
 void api_pointer_retire(struct http_call *c);
 void api_pointer_list(struct http_call *c);
 void api_pointer_fhir_create(struct http_call *c);
+void api_pointer_fhir_search(struct http_call *c);
 
 /* handlers: consents */
 void api_consent_create(struct http_call *c);

@@ -10,6 +10,7 @@
 #define JWS_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include <cJSON.h>
 
@@ -17,6 +18,7 @@
 #include "consentd/keys.h"
 
 #define JWS_MAX_LEN 16384 /* a whole compact JWS, bytes */
+#define JWS_SIG_MAX 1024  /* the longest signature: RSA with an 8192-bit modulus */
 
 /*
  * jws_sign makes "<b64url(header)>.<b64url(payload)>.<b64url(sig)>" where header is
@@ -55,5 +57,25 @@ enum err jws_decode(const char *compact, size_t len, struct jws_parts *p, const 
  */
 enum err jws_verify(const char *compact, size_t len, const uint8_t pk[static KEYS_PUBLIC_BYTES],
                     struct jws_parts *p, const char **why) ERR_WUR;
+
+/* The signature of a JWS decoded by jws_decode_algs, and what it signs. */
+struct jws_sig {
+    uint8_t bytes[JWS_SIG_MAX];
+    size_t len;
+    size_t signed_len; /* the signing input is compact[0..signed_len) */
+    size_t alg;        /* the index in algs of the header's "alg" */
+};
+
+/*
+ * jws_decode_algs decodes compact like jws_decode, but accepts a header "alg" that is one of
+ * algs[0..nalgs), and refuses any other with alg_why (a static sentence) before it decodes
+ * the payload or the signature. It copies the decoded signature, of any length up to
+ * JWS_SIG_MAX, into sig; checking its length and the signature itself is the caller's work
+ * (crypto/pkey.c). Returns ERR_OK, ERR_NOMEM or ERR_INVAL (why set as jws_decode); p and sig
+ * are zeroed on failure.
+ */
+enum err jws_decode_algs(const char *compact, size_t len, const char *const *algs, size_t nalgs,
+                         const char *alg_why, struct jws_parts *p, struct jws_sig *sig,
+                         const char **why) ERR_WUR;
 
 #endif

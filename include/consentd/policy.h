@@ -2,7 +2,8 @@
  * policy: the policy document the service loads (policies/default.json): the organisation
  * types and the client roles each may hold; the data categories, each with the SNOMED CT record
  * types it covers and whether it is sensitive; and the purposes of use (HL7 v3 PurposeOfUse
- * codes). Loading validates the whole document and names the first problem precisely.
+ * codes); and the access tokens' lifetimes. Loading validates the whole document and names the
+ * first problem precisely.
  *
  * THREAD SAFETY: a loaded struct policy is immutable and may be shared.
  */
@@ -25,6 +26,12 @@
 #define POLICY_MAX_SCTID        18  /* digits of a SNOMED CT identifier */
 #define POLICY_MAX_PURPOSE      16  /* characters of a purpose code */
 #define POLICY_SNOMED_SYSTEM    "http://snomed.info/sct"
+
+/* Access token lifetimes, seconds: the defaults, and the range a policy may set. */
+#define POLICY_LIFETIME             300
+#define POLICY_LIFETIME_BREAK_GLASS 120
+#define POLICY_MIN_LIFETIME         10
+#define POLICY_MAX_LIFETIME         3600
 
 /* The client roles DESIGN.md §3 defines; a policy may grant only these. */
 enum policy_role {
@@ -104,6 +111,19 @@ uint64_t policy_sensitive_mask(const struct policy *p);
 
 /* policy_purpose_known is true if code is a purpose of use of p (case-sensitive: "TREAT"). */
 bool policy_purpose_known(const struct policy *p, const char *code);
+
+/*
+ * policy_purpose_display returns the display text of purpose code, or NULL if it is not a
+ * purpose of p. Borrowed from p.
+ */
+const char *policy_purpose_display(const struct policy *p, const char *code);
+
+/*
+ * policy_token_lifetime returns the lifetime of an access token in seconds: the policy's
+ * "token_lifetimes" "break_glass" or "default" (POLICY_LIFETIME_BREAK_GLASS and POLICY_LIFETIME
+ * when the policy has no "token_lifetimes").
+ */
+int64_t policy_token_lifetime(const struct policy *p, bool break_glass);
 
 /*
  * policy_sctid_valid is true for a SNOMED CT concept identifier: 6 to 18 digits, no leading

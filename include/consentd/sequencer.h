@@ -40,6 +40,8 @@
  * with w->why set) or make side writes that must be durable with it (a used enrolment code, a
  * seen jti). If check or the entry is refused, everything the write did is undone. A write
  * with an empty type appends no entry: it is only its check's side writes, committed durably.
+ * A check may also replace fields (free() the old text, set a malloc'd one and fields_len) when
+ * the entry depends on what it decided, as a consent-checked token's access entry does.
  */
 struct seq_write {
     char type[SEQUENCER_TYPE_MAX]; /* "" for a write with no log entry */

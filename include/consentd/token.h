@@ -5,6 +5,12 @@
  * "nhs". The scopes are the non-patient capabilities of DESIGN.md §6 (enrol, pointers, audit,
  * introspect) and "patient" for a person acting for themself.
  *
+ * A consent-checked access token (token_mint_access) is what a requesting system shows a record
+ * holder (DESIGN.md §5): aud is an array (the issuer, then the custodians' endpoints), and it
+ * carries authorization_details as granted, log_index (its "access" entry), scope
+ * TOKEN_ACCESS_SCOPE and the IHE IUA/PCF extension claims. token_check refuses it (its aud is
+ * not the issuer alone), so it never opens consentd's own endpoints; token_check_access reads it.
+ *
  * THREAD SAFETY: a struct token_signer is immutable once made and may be shared.
  */
 #ifndef TOKEN_H
@@ -13,6 +19,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include <cJSON.h>
 
 #include "consentd/err.h"
 #include "consentd/keys.h"
@@ -23,6 +31,10 @@
 #define TOKEN_LEEWAY      60        /* seconds of clock skew allowed on exp, iat and nbf */
 #define TOKEN_LIFETIME    300       /* default lifetime of a token, seconds */
 #define TOKEN_PATIENT_CID "patient" /* client_id of a person's own token */
+
+#define TOKEN_ACCESS_SCOPE   "care-record-access" /* the scope of a consent-checked token */
+#define TOKEN_ACCESS_MAX_LEN 8192                 /* a consent-checked token, bytes */
+#define TOKEN_POU_SYSTEM     "http://terminology.hl7.org/CodeSystem/v3-ActReason"
 
 enum token_scope {
     TOKEN_SCOPE_ENROL = 1 << 0,
@@ -60,6 +72,39 @@ void token_signer_clear(struct token_signer *s);
  * NUL-terminated (caller frees). Returns ERR_OK or ERR_NOMEM.
  */
 enum err token_mint(const struct token_signer *s, struct token_claims *c, char **out);
+
+/* What a consent-checked access token carries beyond struct token_claims. All borrowed. */
+struct token_access {
+    const char *const *aud; /* the custodians' endpoints, after the issuer */
+    size_t naud;
+    const cJSON *details;        /* authorization_details as granted (an array) */
+    uint64_t log_index;          /* the token's "access" entry */
+    const char *purpose;         /* a PurposeOfUse code */
+    const char *purpose_display; /* its display text, or NULL */
+    const char *const *doc_ids;  /* the consents relied on (grant jtis) */
+    size_t ndoc_ids;
+};
+
+/*
+ * token_mint_access signs a consent-checked access token: sub, client_id, jti, iat and exp from
+ * c (c->jti must be set: it is the access entry's), scope TOKEN_ACCESS_SCOPE, aud [issuer,
+ * a->aud…], authorization_details, log_index, and extensions.ihe_iua.purpose_of_use (a Coding in
+ * TOKEN_POU_SYSTEM) and extensions.ihe_pcf.doc_id. *out is malloc'd (caller frees); NULL on
+ * failure. Returns ERR_OK, ERR_INVAL (no jti), ERR_NOMEM or ERR_TOOBIG.
+ */
+enum err token_mint_access(const struct token_signer *s, const struct token_claims *c,
+                           const struct token_access *a, char **out);
+
+/*
+ * token_check_access verifies a consent-checked access token at time now: signature by the
+ * token key (kid ours), typ at+jwt, iss the issuer, aud an array holding the issuer, exp in the
+ * future and iat not (TOKEN_LEEWAY), sub, client_id and jti strings, scope TOKEN_ACCESS_SCOPE,
+ * authorization_details a non-empty array and log_index a whole number. Returns ERR_OK with
+ * *claims the payload (caller frees with cJSON_Delete); ERR_AUTH with *why a static sentence
+ * (*claims NULL); ERR_NOMEM.
+ */
+enum err token_check_access(const struct token_signer *s, const char *jwt, size_t len, int64_t now,
+                            cJSON **claims, const char **why) ERR_WUR;
 
 /*
  * token_check verifies an access token at time now: signature by the token key (the key named

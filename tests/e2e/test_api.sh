@@ -116,7 +116,7 @@ check "a restart continues the same tree" test "$(checkpoint_size)" = 5
 post_org A81099 >/dev/null
 check "appends after a restart extend it, consistent with before" \
     "$CONSENTCTL" audit verify --url "$(URL)" --key "$LOG_KEY" --token "$ADMIN_TOKEN" --previous "$E2E_TMP/cp5"
-"$CONSENTD" serve --data "$DATA" --listen "127.0.0.1:$(free_port)" >"$E2E_TMP/second" 2>&1
+timeout 10 "$CONSENTD" serve --data "$DATA" --listen "127.0.0.1:$(free_port)" >"$E2E_TMP/second" 2>&1
 check "a second consentd on the same directory is refused" grep -q "in use by another consentd" "$E2E_TMP/second"
 stop_server
 check "serve --rebuild derives the same state from the log" \

@@ -79,7 +79,7 @@ exec 5>&-
 # Another consentd (another data directory) cannot take the same port.
 start_server "$DATA"
 "$CONSENTD" init --data "$E2E_TMP/other" >/dev/null
-"$CONSENTD" serve --data "$E2E_TMP/other" --listen "127.0.0.1:$PORT" >"$E2E_TMP/o" 2>&1
+timeout 10 "$CONSENTD" serve --data "$E2E_TMP/other" --listen "127.0.0.1:$PORT" >"$E2E_TMP/o" 2>&1
 check "a second service on the same port is refused" grep -q "another program listens there" "$E2E_TMP/o"
 
 # The request log cannot be forged or made to name a person.

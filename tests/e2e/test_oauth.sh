@@ -24,12 +24,12 @@ jqe() { jq -e "$@" >/dev/null; }
 
 # --- metadata and JWKS -------------------------------------------------------------------
 curl -s -D "$E2E_TMP/h" -o "$E2E_TMP/meta" "$ISS/.well-known/oauth-authorization-server"
-check "metadata: issuer, endpoints, grants, private_key_jwt, EdDSA and Ed25519" \
+check "metadata: issuer, endpoints, grants, private_key_jwt, EdDSA, Ed25519, RS256/384, ES256/384" \
     jqe --arg iss "$ISS" '.issuer == $iss and .token_endpoint == ($iss + "/oauth2/token")
         and .jwks_uri == ($iss + "/.well-known/jwks.json")
         and .grant_types_supported == ["client_credentials","urn:ietf:params:oauth:grant-type:jwt-bearer"]
         and .token_endpoint_auth_methods_supported == ["private_key_jwt"]
-        and .token_endpoint_auth_signing_alg_values_supported == ["EdDSA","Ed25519"]
+        and .token_endpoint_auth_signing_alg_values_supported == ["EdDSA","Ed25519","RS256","RS384","ES256","ES384"]
         and (.scopes_supported | index("pointers") != null)' "$E2E_TMP/meta"
 check "metadata is application/json" grep -qi '^content-type: application/json' "$E2E_TMP/h"
 curl -s -o "$E2E_TMP/jwks" "$ISS/.well-known/jwks.json"
