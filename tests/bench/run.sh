@@ -16,7 +16,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-port=$((20000 + RANDOM % 40000))
+port=$((10000 + RANDOM % 20000)) # below the ephemeral range, where clients take their ports
 out=$("./$BUILD/consentd" init --data "$tmp/data")
 token=$(sed -n 's/^admin-token: //p' <<<"$out")
 "./$BUILD/consentd" serve --data "$tmp/data" --listen "127.0.0.1:$port" 2>"$tmp/server.log" &

@@ -30,11 +30,15 @@ check() { # check NAME COMMAND...: pass if the command succeeds
     if "$@"; then ok "$name"; else fail "$name"; fi
 }
 
-# free_port prints a TCP port on 127.0.0.1 that nothing listens on now.
+# free_port prints a TCP port on 127.0.0.1 that nothing listens on now, below the kernel's
+# ephemeral range: consentd refuses a port any socket is bound to (even a client's own end of
+# a connection), and clients take their ports from that range.
 free_port() {
-    local p
+    local p low
+    low=$(awk '{print $1}' /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null)
+    [ -n "$low" ] && [ "$low" -gt 11000 ] || low=32768
     for _ in $(seq 1 50); do
-        p=$((20000 + RANDOM % 40000))
+        p=$((10000 + RANDOM % (low - 10000)))
         if ! (exec 3<>/dev/tcp/127.0.0.1/$p) 2>/dev/null; then
             echo "$p"
             return 0
