@@ -333,6 +333,74 @@ enum { P_GRANT_TYPE, P_CA_TYPE, P_CA, P_SCOPE, P_CLIENT_ID, P_ASSERTION, P_AD, P
 static void api_oauth_access(struct http_call *c, const char **p, const struct clients_client *cl,
                              const struct assertion_claims *claims);
 
+bool
+api_oauth_authenticate(struct http_call *c, const char *ca_type, const char *ca,
+                       const char *client_id, struct clients_client *cl,
+                       struct assertion_claims *claims)
+{
+    const struct http_app *app = http_app_of(c);
+    char why[ASSERTION_WHY_MAX], id[ASSERTION_SUBJECT_MAX + 1], endpoint[API_OAUTH_URL_MAX];
+    struct store_txn *t = NULL;
+    struct pkey *key = NULL;
+    enum err rc;
+
+    if (ca_type == NULL || ca == NULL) {
+        http_reply_oauth_error(c, 401, "invalid_client",
+                               "clients authenticate with private_key_jwt: send "
+                               "client_assertion_type=" API_OAUTH_CA_TYPE
+                               " and client_assertion (RFC 7523)");
+        return false;
+    }
+    if (strcmp(ca_type, API_OAUTH_CA_TYPE) != 0) {
+        http_reply_oauth_error(c, 401, "invalid_client",
+                               "client_assertion_type must be " API_OAUTH_CA_TYPE);
+        return false;
+    }
+    if (assertion_subject(ca, strlen(ca), "the client assertion", id, why) != ERR_OK) {
+        http_reply_oauth_error(c, 401, "invalid_client", "%s", why);
+        return false;
+    }
+    if (client_id != NULL && strcmp(client_id, id) != 0) {
+        http_reply_oauth_error(c, 401, "invalid_client",
+                               "client_id does not match the client assertion's \"iss\"");
+        return false;
+    }
+    rc = store_begin(app->store, false, &t);
+    if (rc == ERR_OK)
+        rc = clients_get(t, id, cl);
+    store_abort(t);
+    if (rc == ERR_NOTFOUND) {
+        http_reply_oauth_error(c, 401, "invalid_client",
+                               "client \"%.64s\" (the client assertion's \"iss\") is not "
+                               "registered",
+                               id);
+        return false;
+    }
+    if (rc != ERR_OK) {
+        http_reply_oauth_error(c, 500, "server_error", "could not read the client (%s)",
+                               err_str(rc));
+        return false;
+    }
+    if (cl->retired) {
+        http_reply_oauth_error(c, 401, "invalid_client", "client %s is retired", id);
+        return false;
+    }
+    api_oauth_url(app, API_OAUTH_TOKEN_PATH, endpoint);
+    rc = clients_key(cl, &key);
+    if (rc == ERR_OK)
+        rc = assertion_verify(ca, strlen(ca), key, id, app->cfg->issuer, endpoint,
+                              (int64_t)time(NULL), "the client assertion", claims, why);
+    else
+        snprintf(why, sizeof(why), "could not read client %.64s's key (%s)", id, err_str(rc));
+    pkey_free(key);
+    if (rc != ERR_OK) {
+        http_reply_oauth_error(c, rc == ERR_AUTH ? 401 : 500,
+                               rc == ERR_AUTH ? "invalid_client" : "server_error", "%s", why);
+        return false;
+    }
+    return true;
+}
+
 /*
  * api_oauth_client authenticates a client_credentials request: the client named by the
  * assertion's iss (and client_id, if given), active, whose registered key verified it.
@@ -340,16 +408,11 @@ static void api_oauth_access(struct http_call *c, const char **p, const struct c
 static void
 api_oauth_client(struct http_call *c, const char **p)
 {
-    const struct http_app *app = http_app_of(c);
-    char why[ASSERTION_WHY_MAX], id[ASSERTION_SUBJECT_MAX + 1], endpoint[API_OAUTH_URL_MAX];
-    char who[CLIENTS_ID_MAX + 16];
+    char id[ASSERTION_SUBJECT_MAX + 1], who[CLIENTS_ID_MAX + 16];
     struct assertion_claims claims;
     struct clients_client cl;
     struct api_oauth_req *r;
-    struct store_txn *t = NULL;
-    struct pkey *key = NULL;
     unsigned scopes;
-    enum err rc;
 
     if (p[P_ASSERTION] != NULL) {
         http_reply_oauth_error(c, 400, "invalid_request",
@@ -357,60 +420,9 @@ api_oauth_client(struct http_call *c, const char **p)
                                "client_assertion");
         return;
     }
-    if (p[P_CA_TYPE] == NULL || p[P_CA] == NULL) {
-        http_reply_oauth_error(c, 401, "invalid_client",
-                               "clients authenticate with private_key_jwt: send "
-                               "client_assertion_type=" API_OAUTH_CA_TYPE
-                               " and client_assertion (RFC 7523)");
+    if (!api_oauth_authenticate(c, p[P_CA_TYPE], p[P_CA], p[P_CLIENT_ID], &cl, &claims))
         return;
-    }
-    if (strcmp(p[P_CA_TYPE], API_OAUTH_CA_TYPE) != 0) {
-        http_reply_oauth_error(c, 401, "invalid_client",
-                               "client_assertion_type must be " API_OAUTH_CA_TYPE);
-        return;
-    }
-    if (assertion_subject(p[P_CA], strlen(p[P_CA]), "the client assertion", id, why) != ERR_OK) {
-        http_reply_oauth_error(c, 401, "invalid_client", "%s", why);
-        return;
-    }
-    if (p[P_CLIENT_ID] != NULL && strcmp(p[P_CLIENT_ID], id) != 0) {
-        http_reply_oauth_error(c, 401, "invalid_client",
-                               "client_id does not match the client assertion's \"iss\"");
-        return;
-    }
-    rc = store_begin(app->store, false, &t);
-    if (rc == ERR_OK)
-        rc = clients_get(t, id, &cl);
-    store_abort(t);
-    if (rc == ERR_NOTFOUND) {
-        http_reply_oauth_error(c, 401, "invalid_client",
-                               "client \"%.64s\" (the client assertion's \"iss\") is not "
-                               "registered",
-                               id);
-        return;
-    }
-    if (rc != ERR_OK) {
-        http_reply_oauth_error(c, 500, "server_error", "could not read the client (%s)",
-                               err_str(rc));
-        return;
-    }
-    if (cl.retired) {
-        http_reply_oauth_error(c, 401, "invalid_client", "client %s is retired", id);
-        return;
-    }
-    api_oauth_url(app, API_OAUTH_TOKEN_PATH, endpoint);
-    rc = clients_key(&cl, &key);
-    if (rc == ERR_OK)
-        rc = assertion_verify(p[P_CA], strlen(p[P_CA]), key, id, app->cfg->issuer, endpoint,
-                              (int64_t)time(NULL), "the client assertion", &claims, why);
-    else
-        snprintf(why, sizeof(why), "could not read client %.64s's key (%s)", id, err_str(rc));
-    pkey_free(key);
-    if (rc != ERR_OK) {
-        http_reply_oauth_error(c, rc == ERR_AUTH ? 401 : 500,
-                               rc == ERR_AUTH ? "invalid_client" : "server_error", "%s", why);
-        return;
-    }
+    snprintf(id, sizeof(id), "%s", cl.client_id);
     snprintf(who, sizeof(who), "client %.64s", id);
     if (p[P_AD] != NULL) {
         api_oauth_access(c, p, &cl, &claims);

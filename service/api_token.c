@@ -27,8 +27,6 @@
 #include "consentd/pkey.h"
 #include "consentd/xmalloc.h"
 
-#define API_TOKEN_CA_TYPE "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
-#define API_TOKEN_URL_MAX (TOKEN_ISSUER_MAX + 64)
 
 /* The form parameters of introspection and revocation, in this order. */
 enum { T_TOKEN, T_HINT, T_CA_TYPE, T_CA, T_CLIENT_ID, T_COUNT };
@@ -44,78 +42,6 @@ struct api_token_req {
     int64_t token_exp;
     char token[TOKEN_ACCESS_MAX_LEN + 1]; /* introspect: the token asked about */
 };
-
-/*
- * api_token_authenticate authenticates the client of a form by its private_key_jwt client
- * assertion (aud: the issuer or the token endpoint, as at the token endpoint). On success it
- * fills *cl and *claims and returns true; otherwise it answers 401 invalid_client (500 on a
- * store failure) and returns false.
- */
-static bool
-api_token_authenticate(struct http_call *c, const char **p, struct clients_client *cl,
-                       struct assertion_claims *claims)
-{
-    const struct http_app *app = http_app_of(c);
-    char why[ASSERTION_WHY_MAX], id[ASSERTION_SUBJECT_MAX + 1], endpoint[API_TOKEN_URL_MAX];
-    const char *iss = app->cfg->issuer;
-    struct store_txn *t = NULL;
-    struct pkey *key = NULL;
-    size_t n = strlen(iss);
-    enum err rc;
-
-    if (p[T_CA_TYPE] == NULL || p[T_CA] == NULL) {
-        http_reply_oauth_error(c, 401, "invalid_client",
-                               "clients authenticate with private_key_jwt: send "
-                               "client_assertion_type=" API_TOKEN_CA_TYPE
-                               " and client_assertion (RFC 7523)");
-        return false;
-    }
-    if (strcmp(p[T_CA_TYPE], API_TOKEN_CA_TYPE) != 0) {
-        http_reply_oauth_error(c, 401, "invalid_client",
-                               "client_assertion_type must be " API_TOKEN_CA_TYPE);
-        return false;
-    }
-    if (assertion_subject(p[T_CA], strlen(p[T_CA]), "the client assertion", id, why) != ERR_OK) {
-        http_reply_oauth_error(c, 401, "invalid_client", "%s", why);
-        return false;
-    }
-    if (p[T_CLIENT_ID] != NULL && strcmp(p[T_CLIENT_ID], id) != 0) {
-        http_reply_oauth_error(c, 401, "invalid_client",
-                               "client_id does not match the client assertion's \"iss\"");
-        return false;
-    }
-    rc = store_begin(app->store, false, &t);
-    if (rc == ERR_OK)
-        rc = clients_get(t, id, cl);
-    store_abort(t);
-    if (rc == ERR_NOTFOUND || (rc == ERR_OK && cl->retired)) {
-        http_reply_oauth_error(c, 401, "invalid_client",
-                               "client \"%.64s\" (the client assertion's \"iss\") is %s", id,
-                               rc == ERR_OK ? "retired" : "not registered");
-        return false;
-    }
-    if (rc != ERR_OK) {
-        http_reply_oauth_error(c, 500, "server_error", "could not read the client (%s)",
-                               err_str(rc));
-        return false;
-    }
-    if (n > 0 && iss[n - 1] == '/')
-        n--;
-    snprintf(endpoint, sizeof(endpoint), "%.*s/oauth2/token", (int)n, iss);
-    rc = clients_key(cl, &key);
-    if (rc == ERR_OK)
-        rc = assertion_verify(p[T_CA], strlen(p[T_CA]), key, id, iss, endpoint, (int64_t)time(NULL),
-                              "the client assertion", claims, why);
-    else
-        snprintf(why, sizeof(why), "could not read client %.64s's key (%s)", id, err_str(rc));
-    pkey_free(key);
-    if (rc != ERR_OK) {
-        http_reply_oauth_error(c, rc == ERR_AUTH ? 401 : 500,
-                               rc == ERR_AUTH ? "invalid_client" : "server_error", "%s", why);
-        return false;
-    }
-    return true;
-}
 
 /*
  * api_token_check runs in the sequencer's transaction, in log order: the client is still
@@ -275,7 +201,7 @@ api_token_introspect(struct http_call *c)
         api_token_introspection(c, p[T_TOKEN]);
         return;
     }
-    if (!api_token_authenticate(c, p, &cl, &claims))
+    if (!api_oauth_authenticate(c, p[T_CA_TYPE], p[T_CA], p[T_CLIENT_ID], &cl, &claims))
         return;
     if ((cl.roles & POLICY_ROLE_CUSTODIAN) == 0) {
         http_reply_oauth_error(c, 400, "unauthorized_client",
@@ -321,7 +247,7 @@ api_token_revoke(struct http_call *c)
 
     if (!api_token_form(c, p))
         return;
-    if (!api_token_authenticate(c, p, &cl, &claims))
+    if (!api_oauth_authenticate(c, p[T_CA_TYPE], p[T_CA], p[T_CLIENT_ID], &cl, &claims))
         return;
     r = xcalloc(1, sizeof(*r));
     r->revoke = true;

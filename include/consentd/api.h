@@ -8,6 +8,8 @@
 #ifndef API_H
 #define API_H
 
+#include "consentd/assertion.h"
+#include "consentd/clients.h"
 #include "consentd/http.h"
 
 void api_log_checkpoint(struct http_call *c);
@@ -23,6 +25,18 @@ void api_ops_readyz(struct http_call *c);
 void api_ops_metrics(struct http_call *c);
 
 /* handlers: clients and OAuth */
+
+/*
+ * api_oauth_authenticate authenticates a client by its private_key_jwt client assertion
+ * (RFC 7523; aud the issuer or the token endpoint), as every OAuth endpoint does: the client
+ * the assertion's iss names (and client_id, if given) is registered, not retired, and its
+ * registered key verified the assertion. On success it fills *cl and *claims and returns true;
+ * otherwise it answers 401 invalid_client (500 on a store failure) and returns false. The
+ * assertion's jti is not taken here: the caller's write does that, in log order.
+ */
+bool api_oauth_authenticate(struct http_call *c, const char *ca_type, const char *ca,
+                            const char *client_id, struct clients_client *cl,
+                            struct assertion_claims *claims);
 void api_client_create(struct http_call *c);
 void api_client_retire(struct http_call *c);
 void api_oauth_metadata(struct http_call *c);
