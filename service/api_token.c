@@ -27,7 +27,6 @@
 #include "consentd/pkey.h"
 #include "consentd/xmalloc.h"
 
-
 /* The form parameters of introspection and revocation, in this order. */
 enum { T_TOKEN, T_HINT, T_CA_TYPE, T_CA, T_CLIENT_ID, T_COUNT };
 
