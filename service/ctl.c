@@ -6,10 +6,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sysexits.h>
+#include <time.h>
 
 #include <curl/curl.h>
 
+#include "consentd/b64.h"
 #include "consentd/ctl.h"
+#include "consentd/hash.h"
+#include "consentd/jws.h"
+#include "consentd/keys.h"
 #include "consentd/jstrict.h"
 
 int
@@ -169,4 +174,99 @@ const char *
 ctl_token(const char *flag)
 {
     return flag != NULL ? flag : getenv("CONSENTD_TOKEN");
+}
+
+int
+ctl_sign(const struct keys_pair *k, const char *typ, const cJSON *payload, char **out)
+{
+    uint8_t pk[KEYS_PUBLIC_BYTES];
+    char kid[KEYS_KID_LEN + 1];
+    char *text = cJSON_PrintUnformatted(payload);
+    enum err rc;
+
+    *out = NULL;
+    if (text == NULL)
+        return ctl_fail(EX_SOFTWARE, "out of memory");
+    keys_public(k, pk);
+    keys_kid(pk, kid);
+    rc = jws_sign(k, typ, kid, text, strlen(text), out);
+    free(text);
+    if (rc != ERR_OK)
+        return ctl_fail(EX_SOFTWARE, "cannot sign: %s", err_str(rc));
+    return EX_OK;
+}
+
+int
+ctl_refused(const char *what, long status, const cJSON *answer)
+{
+    int code = EX_UNAVAILABLE;
+
+    if (status == 401 || status == 403)
+        code = EX_NOPERM;
+    else if (status >= 400 && status < 500)
+        code = EX_DATAERR;
+    return ctl_fail(code, "%s: refused (%ld): %s", what, status, ctl_problem(answer));
+}
+
+int
+ctl_patient_token(const char *url, const char *nhs, const struct keys_pair *k, char **out)
+{
+    char aud[2048], jti[32], *assertion = NULL, *enc = NULL, *form = NULL;
+    uint8_t rnd[16];
+    const cJSON *at;
+    cJSON *payload, *answer = NULL;
+    struct ctl_buf b = {NULL, 0};
+    long status = 0;
+    time_t now = time(NULL);
+    size_t n;
+    int code;
+
+    *out = NULL;
+    snprintf(aud, sizeof(aud), "%s/oauth2/token", url);
+    hash_random(rnd, sizeof(rnd));
+    (void)b64_encode(rnd, sizeof(rnd), B64_URL, jti, sizeof(jti));
+    payload = cJSON_CreateObject();
+    cJSON_AddStringToObject(payload, "iss", nhs);
+    cJSON_AddStringToObject(payload, "sub", nhs);
+    cJSON_AddStringToObject(payload, "aud", aud);
+    cJSON_AddNumberToObject(payload, "iat", (double)now);
+    cJSON_AddNumberToObject(payload, "exp", (double)(now + CTL_ASSERTION_S));
+    cJSON_AddStringToObject(payload, "jti", jti);
+    code = ctl_sign(k, "JWT", payload, &assertion);
+    cJSON_Delete(payload);
+    if (code != EX_OK)
+        return code;
+    enc = curl_easy_escape(NULL, assertion, 0);
+    n = (enc == NULL ? 0 : strlen(enc)) + 128;
+    form = malloc(n);
+    if (enc == NULL || form == NULL) {
+        code = ctl_fail(EX_SOFTWARE, "out of memory");
+        goto out;
+    }
+    snprintf(form, n, "grant_type=%s&assertion=%s",
+             "urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Ajwt-bearer", enc);
+    code = ctl_request("POST", url, "/oauth2/token", NULL, "application/x-www-form-urlencoded",
+                       form, strlen(form), &b, &status);
+    if (code != EX_OK)
+        goto out;
+    answer = cJSON_ParseWithLength(b.data, b.len);
+    at = cJSON_GetObjectItemCaseSensitive(answer, "access_token");
+    if (status != 200) {
+        code = ctl_refused("POST /oauth2/token", status, answer);
+        goto out;
+    }
+    if (!cJSON_IsString(at)) {
+        code = ctl_fail(EX_PROTOCOL, "POST /oauth2/token: the answer has no access_token");
+        goto out;
+    }
+    *out = strdup(at->valuestring);
+    if (*out == NULL)
+        code = ctl_fail(EX_SOFTWARE, "out of memory");
+out:
+    cJSON_Delete(answer);
+    free(b.data);
+    free(form);
+    curl_free(enc);
+    free(assertion);
+    return code;
 }

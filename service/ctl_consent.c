@@ -23,7 +23,6 @@
 #include "consentd/keys.h"
 
 #define CTL_CONSENT_DEFAULT_URL "http://127.0.0.1:8080"
-#define CTL_CONSENT_ASSERTION_S 120 /* lifetime of a token request's assertion, seconds */
 #define CTL_CONSENT_JTI_BYTES   16
 
 static const char usage_consent[] =
@@ -292,39 +291,6 @@ ctl_consent_new_jti(char out[static CONSENTS_JTI_MAX + 1])
     (void)b64_encode(rnd, sizeof(rnd), B64_URL, out, CONSENTS_JTI_MAX + 1);
 }
 
-/* ctl_consent_sign signs payload with k as typ, kid the key's id (caller frees *out). */
-static int
-ctl_consent_sign(const struct keys_pair *k, const char *typ, const cJSON *payload, char **out)
-{
-    uint8_t pk[KEYS_PUBLIC_BYTES];
-    char kid[KEYS_KID_LEN + 1];
-    char *text = cJSON_PrintUnformatted(payload);
-    enum err rc;
-
-    *out = NULL;
-    if (text == NULL)
-        return ctl_fail(EX_SOFTWARE, "out of memory");
-    keys_public(k, pk);
-    keys_kid(pk, kid);
-    rc = jws_sign(k, typ, kid, text, strlen(text), out);
-    free(text);
-    if (rc != ERR_OK)
-        return ctl_fail(EX_SOFTWARE, "cannot sign: %s", err_str(rc));
-    return EX_OK;
-}
-
-static int
-ctl_consent_refused(const char *what, long status, const cJSON *answer)
-{
-    int code = EX_UNAVAILABLE;
-
-    if (status == 401 || status == 403)
-        code = EX_NOPERM;
-    else if (status >= 400 && status < 500)
-        code = EX_DATAERR;
-    return ctl_fail(code, "%s: refused (%ld): %s", what, status, ctl_problem(answer));
-}
-
 /* ctl_consent_post POSTs body and prints the 201 answer. */
 static int
 ctl_consent_post(const char *url, const char *path, const char *token, const cJSON *body,
@@ -339,7 +305,7 @@ ctl_consent_post(const char *url, const char *path, const char *token, const cJS
     if (code != EX_OK)
         return code;
     if (status != 201) {
-        code = ctl_consent_refused(what, status, answer);
+        code = ctl_refused(what, status, answer);
         cJSON_Delete(answer);
         return code;
     }
@@ -423,7 +389,7 @@ ctl_consent_grant(int argc, char **argv, const char *effect)
     p = cJSON_AddObjectToObject(payload, "period");
     cJSON_AddStringToObject(p, "start", start);
     cJSON_AddStringToObject(p, "end", end);
-    code = ctl_consent_sign(k, CONSENTS_TYP_GRANT, payload, &jws);
+    code = ctl_sign(k, CONSENTS_TYP_GRANT, payload, &jws);
     if (code == EX_OK)
         code = ctl_consent_send(&o, "/v1/consents", jws, "POST /v1/consents");
     free(jws);
@@ -469,7 +435,7 @@ cmd_revoke(int argc, char **argv)
     cJSON_AddStringToObject(payload, "jti", jti);
     cJSON_AddStringToObject(payload, "grant", o.jti);
     cJSON_AddNumberToObject(payload, "iat", (double)time(NULL));
-    code = ctl_consent_sign(k, CONSENTS_TYP_REVOKE, payload, &jws);
+    code = ctl_sign(k, CONSENTS_TYP_REVOKE, payload, &jws);
     enc = curl_easy_escape(NULL, o.jti, 0);
     if (code == EX_OK && enc == NULL)
         code = ctl_fail(EX_SOFTWARE, "out of memory");
@@ -549,78 +515,13 @@ cmd_delegate(int argc, char **argv)
     }
     code = ctl_consent_load(o.key, &k);
     if (code == EX_OK)
-        code = ctl_consent_sign(k, CONSENTS_TYP_DELEGATION, body, &jws);
+        code = ctl_sign(k, CONSENTS_TYP_DELEGATION, body, &jws);
     if (code == EX_OK)
         code = ctl_consent_send(&o, "/v1/delegations", jws, "POST /v1/delegations");
 out:
     free(jws);
     cJSON_Delete(body);
     keys_free(k);
-    return code;
-}
-
-/*
- * ctl_consent_get_token asks POST /oauth2/token for nhs's own token with an assertion signed
- * by k (the JWT-bearer grant). *out is malloc'd (caller frees).
- */
-static int
-ctl_consent_get_token(const char *url, const char *nhs, const struct keys_pair *k, char **out)
-{
-    char aud[2048], jti[CONSENTS_JTI_MAX + 1], *assertion = NULL, *enc = NULL, *form = NULL;
-    const cJSON *at;
-    cJSON *payload, *answer = NULL;
-    struct ctl_buf b = {NULL, 0};
-    long status = 0;
-    time_t now = time(NULL);
-    size_t n;
-    int code;
-
-    *out = NULL;
-    snprintf(aud, sizeof(aud), "%s/oauth2/token", url);
-    ctl_consent_new_jti(jti);
-    payload = cJSON_CreateObject();
-    cJSON_AddStringToObject(payload, "iss", nhs);
-    cJSON_AddStringToObject(payload, "sub", nhs);
-    cJSON_AddStringToObject(payload, "aud", aud);
-    cJSON_AddNumberToObject(payload, "iat", (double)now);
-    cJSON_AddNumberToObject(payload, "exp", (double)(now + CTL_CONSENT_ASSERTION_S));
-    cJSON_AddStringToObject(payload, "jti", jti);
-    code = ctl_consent_sign(k, "JWT", payload, &assertion);
-    cJSON_Delete(payload);
-    if (code != EX_OK)
-        return code;
-    enc = curl_easy_escape(NULL, assertion, 0);
-    n = (enc == NULL ? 0 : strlen(enc)) + 128;
-    form = malloc(n);
-    if (enc == NULL || form == NULL) {
-        code = ctl_fail(EX_SOFTWARE, "out of memory");
-        goto out;
-    }
-    snprintf(form, n, "grant_type=%s&assertion=%s",
-             "urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Ajwt-bearer", enc);
-    code = ctl_request("POST", url, "/oauth2/token", NULL, "application/x-www-form-urlencoded",
-                       form, strlen(form), &b, &status);
-    if (code != EX_OK)
-        goto out;
-    answer = cJSON_ParseWithLength(b.data, b.len);
-    at = cJSON_GetObjectItemCaseSensitive(answer, "access_token");
-    if (status != 200) {
-        code = ctl_consent_refused("POST /oauth2/token", status, answer);
-        goto out;
-    }
-    if (!cJSON_IsString(at)) {
-        code = ctl_fail(EX_PROTOCOL, "POST /oauth2/token: the answer has no access_token");
-        goto out;
-    }
-    *out = strdup(at->valuestring);
-    if (*out == NULL)
-        code = ctl_fail(EX_SOFTWARE, "out of memory");
-out:
-    cJSON_Delete(answer);
-    free(b.data);
-    free(form);
-    curl_free(enc);
-    free(assertion);
     return code;
 }
 
@@ -639,7 +540,7 @@ cmd_list(int argc, char **argv)
     if (o.key != NULL) {
         code = ctl_consent_load(o.key, &k);
         if (code == EX_OK)
-            code = ctl_consent_get_token(o.url, o.as != NULL ? o.as : o.nhs, k, &token);
+            code = ctl_patient_token(o.url, o.as != NULL ? o.as : o.nhs, k, &token);
         if (code != EX_OK)
             goto out;
     } else if (o.token == NULL) {
@@ -698,7 +599,7 @@ cmd_decide(int argc, char **argv)
     decision = cJSON_GetObjectItemCaseSensitive(answer, "decision");
     reasons = cJSON_GetObjectItemCaseSensitive(answer, "reasons");
     if (status != 200) {
-        code = ctl_consent_refused("POST /v1/decisions", status, answer);
+        code = ctl_refused("POST /v1/decisions", status, answer);
     } else if (!cJSON_IsString(decision) || !cJSON_IsArray(reasons)) {
         code = ctl_fail(EX_PROTOCOL, "POST /v1/decisions: the answer has no decision");
     } else {

@@ -22,7 +22,6 @@
 #include "consentd/keys.h"
 
 #define CTL_PATIENT_DEFAULT_URL "http://127.0.0.1:8080"
-#define CTL_PATIENT_ASSERTION_S 120 /* lifetime of a token request's assertion, seconds */
 
 static const char usage_patient[] =
     "usage: consentctl patient <command> [options]\n"
@@ -214,27 +213,6 @@ ctl_patient_jwk(const struct keys_pair *k, char kid[static KEYS_KID_LEN + 1])
     return j;
 }
 
-/* ctl_patient_sign signs the JSON object payload with k (caller frees *out). */
-static int
-ctl_patient_sign(const struct keys_pair *k, const char *typ, const cJSON *payload, char **out)
-{
-    uint8_t pk[KEYS_PUBLIC_BYTES];
-    char kid[KEYS_KID_LEN + 1];
-    char *text = cJSON_PrintUnformatted(payload);
-    enum err rc;
-
-    *out = NULL;
-    if (text == NULL)
-        return ctl_fail(EX_SOFTWARE, "out of memory");
-    keys_public(k, pk);
-    keys_kid(pk, kid);
-    rc = jws_sign(k, typ, kid, text, strlen(text), out);
-    free(text);
-    if (rc != ERR_OK)
-        return ctl_fail(EX_SOFTWARE, "cannot sign: %s", err_str(rc));
-    return EX_OK;
-}
-
 /* ctl_patient_path writes /v1/patients/<percent-encoded nhs><suffix> into out. */
 static int
 ctl_patient_path(const char *nhs, const char *suffix, char *out, size_t cap)
@@ -246,19 +224,6 @@ ctl_patient_path(const char *nhs, const char *suffix, char *out, size_t cap)
     snprintf(out, cap, "/v1/patients/%s%s", enc, suffix);
     curl_free(enc);
     return EX_OK;
-}
-
-/* ctl_patient_refused turns an error answer into a sentence and an exit code. */
-static int
-ctl_patient_refused(const char *what, long status, const cJSON *answer)
-{
-    int code = EX_UNAVAILABLE;
-
-    if (status == 401 || status == 403)
-        code = EX_NOPERM;
-    else if (status >= 400 && status < 500)
-        code = EX_DATAERR;
-    return ctl_fail(code, "%s: refused (%ld): %s", what, status, ctl_problem(answer));
 }
 
 /* ctl_patient_post POSTs body and prints the 201 answer; the exit code says how it went. */
@@ -275,7 +240,7 @@ ctl_patient_post(const struct ctl_patient_opts *o, const char *path, const char 
     if (code != EX_OK)
         return code;
     if (status != 201) {
-        code = ctl_patient_refused(what, status, answer);
+        code = ctl_refused(what, status, answer);
         cJSON_Delete(answer);
         return code;
     }
@@ -311,7 +276,7 @@ cmd_code(int argc, char **argv)
     code_j = cJSON_GetObjectItemCaseSensitive(answer, "code");
     expires = cJSON_GetObjectItemCaseSensitive(answer, "expires");
     if (status != 201)
-        code = ctl_patient_refused("POST /v1/enrolments", status, answer);
+        code = ctl_refused("POST /v1/enrolments", status, answer);
     else if (!cJSON_IsString(code_j) || !cJSON_IsString(expires))
         code = ctl_fail(EX_PROTOCOL, "POST /v1/enrolments: the answer has no code");
     else
@@ -341,7 +306,7 @@ cmd_enrol(int argc, char **argv)
     cJSON_AddStringToObject(payload, "sub", o.nhs);
     cJSON_AddStringToObject(payload, "code", o.code);
     cJSON_AddNumberToObject(payload, "iat", (double)time(NULL));
-    code = ctl_patient_sign(k, NULL, payload, &proof);
+    code = ctl_sign(k, NULL, payload, &proof);
     if (code != EX_OK)
         goto out;
     body = cJSON_CreateObject();
@@ -381,7 +346,7 @@ cmd_rotate(int argc, char **argv)
     cJSON_AddStringToObject(payload, "sub", o.nhs);
     cJSON_AddItemToObject(payload, "jwk", ctl_patient_jwk(next, kid));
     cJSON_AddNumberToObject(payload, "iat", (double)time(NULL));
-    code = ctl_patient_sign(old, NULL, payload, &proof);
+    code = ctl_sign(old, NULL, payload, &proof);
     if (code != EX_OK)
         goto out;
     body = cJSON_CreateObject();
@@ -457,73 +422,6 @@ cmd_link(int argc, char **argv)
     return code;
 }
 
-/*
- * ctl_patient_get_token asks POST /oauth2/token for the person's own token with an assertion
- * signed by k. *out is malloc'd (caller frees).
- */
-static int
-ctl_patient_get_token(const char *url, const char *nhs, const struct keys_pair *k, char **out)
-{
-    char aud[2048], jti[32], *assertion = NULL, *enc = NULL, *form = NULL;
-    uint8_t rnd[16];
-    const cJSON *at;
-    cJSON *payload, *answer = NULL;
-    struct ctl_buf b = {NULL, 0};
-    long status = 0;
-    time_t now = time(NULL);
-    size_t n;
-    int code;
-
-    *out = NULL;
-    snprintf(aud, sizeof(aud), "%s/oauth2/token", url);
-    hash_random(rnd, sizeof(rnd));
-    (void)b64_encode(rnd, sizeof(rnd), B64_URL, jti, sizeof(jti));
-    payload = cJSON_CreateObject();
-    cJSON_AddStringToObject(payload, "iss", nhs);
-    cJSON_AddStringToObject(payload, "sub", nhs);
-    cJSON_AddStringToObject(payload, "aud", aud);
-    cJSON_AddNumberToObject(payload, "iat", (double)now);
-    cJSON_AddNumberToObject(payload, "exp", (double)(now + CTL_PATIENT_ASSERTION_S));
-    cJSON_AddStringToObject(payload, "jti", jti);
-    code = ctl_patient_sign(k, "JWT", payload, &assertion);
-    cJSON_Delete(payload);
-    if (code != EX_OK)
-        return code;
-    enc = curl_easy_escape(NULL, assertion, 0);
-    n = (enc == NULL ? 0 : strlen(enc)) + 128;
-    form = malloc(n);
-    if (enc == NULL || form == NULL) {
-        code = ctl_fail(EX_SOFTWARE, "out of memory");
-        goto out;
-    }
-    snprintf(form, n, "grant_type=%s&assertion=%s",
-             "urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Ajwt-bearer", enc);
-    code = ctl_request("POST", url, "/oauth2/token", NULL, "application/x-www-form-urlencoded",
-                       form, strlen(form), &b, &status);
-    if (code != EX_OK)
-        goto out;
-    answer = cJSON_ParseWithLength(b.data, b.len);
-    at = cJSON_GetObjectItemCaseSensitive(answer, "access_token");
-    if (status != 200) {
-        code = ctl_patient_refused("POST /oauth2/token", status, answer);
-        goto out;
-    }
-    if (!cJSON_IsString(at)) {
-        code = ctl_fail(EX_PROTOCOL, "POST /oauth2/token: the answer has no access_token");
-        goto out;
-    }
-    *out = strdup(at->valuestring);
-    if (*out == NULL)
-        code = ctl_fail(EX_SOFTWARE, "out of memory");
-out:
-    cJSON_Delete(answer);
-    free(b.data);
-    free(form);
-    curl_free(enc);
-    free(assertion);
-    return code;
-}
-
 static int
 cmd_token(int argc, char **argv)
 {
@@ -537,7 +435,7 @@ cmd_token(int argc, char **argv)
         return code;
     code = ctl_patient_load(o.key, "--key", &k);
     if (code == EX_OK)
-        code = ctl_patient_get_token(o.url, o.nhs, k, &token);
+        code = ctl_patient_token(o.url, o.nhs, k, &token);
     if (code == EX_OK)
         printf("%s\n", token);
     free(token);
@@ -560,7 +458,7 @@ cmd_pointers(int argc, char **argv)
     if (o.key != NULL) {
         code = ctl_patient_load(o.key, "--key", &k);
         if (code == EX_OK)
-            code = ctl_patient_get_token(o.url, o.nhs, k, &token);
+            code = ctl_patient_token(o.url, o.nhs, k, &token);
         if (code != EX_OK)
             goto out;
     } else if (o.token == NULL) {

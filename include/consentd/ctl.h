@@ -12,6 +12,8 @@
 
 #include <cJSON.h>
 
+#include "consentd/keys.h"
+
 #define CTL_MAX_RESPONSE (64 * 1024 * 1024)
 #define CTL_TIMEOUT_S    60
 
@@ -54,6 +56,23 @@ const char *ctl_problem(const cJSON *answer);
 
 /* ctl_token returns --token's value if given, else $CONSENTD_TOKEN, else NULL. */
 const char *ctl_token(const char *flag);
+
+#define CTL_ASSERTION_S 120 /* lifetime of an assertion consentctl makes, seconds */
+
+/* ctl_sign signs the JSON object payload with k as typ, kid the key's id (free *out). */
+int ctl_sign(const struct keys_pair *k, const char *typ, const cJSON *payload, char **out);
+
+/*
+ * ctl_refused turns an error answer into "<what>: refused (<status>): <reason>" on standard
+ * error and an exit code: 77 for 401/403, 65 for another 4xx, 69 otherwise.
+ */
+int ctl_refused(const char *what, long status, const cJSON *answer);
+
+/*
+ * ctl_patient_token asks url's POST /oauth2/token for the person nhs's own token with a
+ * JWT-bearer assertion (RFC 7523 §2.1) signed by their key k. *out is malloc'd (free it).
+ */
+int ctl_patient_token(const char *url, const char *nhs, const struct keys_pair *k, char **out);
 
 /* Entry points of the command groups: argv[0] is the group name. */
 int ctl_admin_main(int argc, char **argv);
