@@ -1519,7 +1519,7 @@ fc_check_consent(struct fc_check *k, const cJSON *c)
     if (fc_get(c, "policy") == NULL && fc_get(c, "policyRule") == NULL)
         return fc_bad(k, "ppc-1: a Consent must have a policy or a policyRule");
     if (fc_get(c, "patient") == NULL) {
-        /* ppc-2..ppc-5, as meant (R4's expressions name a placeholder system). */
+        /* ppc-2..ppc-5, as meant (R4's expressions name a dummy system). */
         for (i = 0; i < FC_COUNT(fc_patient_scopes); i++)
             if (fc_concept_has(scope, FHIR_CONSENT_SCOPE_SYSTEM, fc_patient_scopes[i]))
                 return fc_bad(k, "ppc-%zu: a Consent of scope %s must have a patient", i + 2,

@@ -251,7 +251,7 @@ raw_u64(const char *text, const char *key, const char *path)
 
 /*
  * vec_hash decodes the base64 member key into out and returns whether it is HASH_BYTES long.
- * Some vectors hold a root of the wrong length (empty, or a "don't care" placeholder), which
+ * Some vectors hold a root of the wrong length (empty, or a "don't care" value), which
  * the API cannot take; the verifier only compares roots for equality, so such a root becomes
  * SHA-256("not a hash" ‖ bytes), a stand-in that keeps equal values equal and distinct ones
  * distinct but matches no real root. (A leaf hash of the wrong length is instead rejected by

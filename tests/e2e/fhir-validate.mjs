@@ -16,7 +16,7 @@ const fhirpath = require('fhirpath');
 const r4 = require('fhirpath/fhir-context/r4');
 
 // The R4 invariants on the elements consentd writes, as the specification states them, but
-// ppc-2..ppc-5, whose R4 expressions name a placeholder system ('something') and so can never
+// ppc-2..ppc-5, whose R4 expressions name a dummy system ('something') and so can never
 // fail; here they use the real consentscope system.
 const scope = "'http://terminology.hl7.org/CodeSystem/consentscope'";
 const invariants = {
