@@ -15,9 +15,9 @@
 
 #define ACCESS_KEY_LEN (NHS_LEN + 1 + 8)
 
-static const char *const access_members[] = {"v",   "type", "time",    "jti",       "client_id",
-                                             "org", "nhs",  "purpose", "datatypes", "grants",
-                                             "aud", "iat",  "exp"};
+static const char *const access_members[] = {"v",   "type", "time",    "jti",        "client_id",
+                                             "org", "nhs",  "purpose", "datatypes",  "grants",
+                                             "aud", "iat",  "exp",     "break_glass"};
 
 static const char *
 access_str(const cJSON *e, const char *name)
@@ -67,6 +67,19 @@ access_purpose_ok(const char *s)
     return true;
 }
 
+bool
+access_reason_valid(const char *s)
+{
+    size_t n = strlen(s), i;
+
+    if (n == 0 || n > ACCESS_REASON_MAX)
+        return false;
+    for (i = 0; i < n; i++)
+        if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
+            return false;
+    return true;
+}
+
 /* access_grants_ok checks the "grants" array: {"jti","log_index"} or {"rule":"implied"}. */
 static bool
 access_grants_ok(const cJSON *a)
@@ -74,7 +87,7 @@ access_grants_ok(const cJSON *a)
     const cJSON *g, *jti, *idx, *rule;
     int64_t v;
 
-    if (!cJSON_IsArray(a) || cJSON_GetArraySize(a) > ACCESS_MAX_GRANTS)
+    if (!cJSON_IsArray(a) || a->child == NULL || cJSON_GetArraySize(a) > ACCESS_MAX_GRANTS)
         return false;
     cJSON_ArrayForEach(g, a)
     {
@@ -153,10 +166,28 @@ access_check_entry(const cJSON *e, char why[static STATE_WHY_MAX])
             return false;
         }
     }
-    if (!access_grants_ok(cJSON_GetObjectItemCaseSensitive(e, "grants"))) {
+    m = cJSON_GetObjectItemCaseSensitive(e, "break_glass");
+    if (m != NULL) {
+        a = cJSON_GetObjectItemCaseSensitive(m, "reason");
+        if (!cJSON_IsObject(m) || cJSON_GetArraySize(m) != 1 || !cJSON_IsString(a) ||
+            !access_reason_valid(a->valuestring) ||
+            cJSON_GetObjectItemCaseSensitive(e, "grants") != NULL ||
+            strcmp(purpose, ACCESS_BTG) != 0) {
+            snprintf(why, STATE_WHY_MAX,
+                     "a break-glass access entry needs \"break_glass\":{\"reason\"} (1 to %d "
+                     "bytes), purpose \"" ACCESS_BTG "\" and no \"grants\"",
+                     ACCESS_REASON_MAX);
+            return false;
+        }
+    } else if (strcmp(purpose, ACCESS_BTG) == 0) {
         snprintf(why, STATE_WHY_MAX,
-                 "an access entry's \"grants\" must list {\"jti\",\"log_index\"} or "
-                 "{\"rule\":\"" ACCESS_RULE "\"} objects");
+                 "purpose \"" ACCESS_BTG "\" belongs to break-glass access entries only");
+        return false;
+    } else if (!access_grants_ok(cJSON_GetObjectItemCaseSensitive(e, "grants"))) {
+        snprintf(why, STATE_WHY_MAX,
+                 "an access entry's \"grants\" must list 1 to %d {\"jti\",\"log_index\"} or "
+                 "{\"rule\":\"" ACCESS_RULE "\"} objects (or the entry is a break-glass one)",
+                 ACCESS_MAX_GRANTS);
         return false;
     }
     a = cJSON_GetObjectItemCaseSensitive(e, "aud");

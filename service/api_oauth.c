@@ -557,7 +557,7 @@ api_oauth_access_check(struct store_txn *t, struct seq_write *w)
     if (b64_encode(raw, sizeof(raw), B64_URL, r->token_jti, sizeof(r->token_jti)) != ERR_OK)
         return ERR_NOMEM;
     r->iat = w->now;
-    r->token_exp = w->now + policy_token_lifetime(r->policy, false);
+    r->token_exp = w->now + policy_token_lifetime(r->policy, r->az->break_glass);
     rc = authz_entry(r->policy, r->az, r->token_jti, r->id, r->org, r->issuer, r->iat, r->token_exp,
                      &fields, &len);
     if (rc != ERR_OK)
@@ -599,8 +599,9 @@ api_oauth_access_issued(struct http_call *c, const struct seq_write *w)
     ta.naud = r->az->naud;
     ta.details = details;
     ta.log_index = w->index;
-    ta.purpose = r->az->d[0].purpose;
-    ta.purpose_display = policy_purpose_display(r->policy, ta.purpose);
+    ta.purpose = r->az->break_glass ? AUTHZ_BTG : r->az->d[0].purpose;
+    ta.purpose_display =
+        r->az->break_glass ? AUTHZ_BTG_DISPLAY : policy_purpose_display(r->policy, ta.purpose);
     ta.doc_ids = ids;
     ta.ndoc_ids = r->az->ngrants;
     rc = token_mint_access(s, &tc, &ta, &token);
@@ -627,7 +628,8 @@ api_oauth_access_issued(struct http_call *c, const struct seq_write *w)
 
 /*
  * api_oauth_access handles a client_credentials request with authorization_details from an
- * authenticated client cl: role requester, no scope, the details well formed and their
+ * authenticated client cl: role requester (emergency for break-glass), no scope, the details
+ * well formed and their
  * locations registered custodians' endpoints; then the write that takes the assertion's jti,
  * decides and appends the access entry.
  */
@@ -647,15 +649,17 @@ api_oauth_access(struct http_call *c, const char **p, const struct clients_clien
                                "patients' records carries no other capability");
         return;
     }
-    if ((cl->roles & POLICY_ROLE_REQUESTER) == 0) {
-        http_reply_oauth_error(c, 400, "unauthorized_client",
-                               "client %.64s does not have the requester role, which asking "
-                               "for access to patients' records needs",
-                               cl->client_id);
-        return;
-    }
     r = xcalloc(1, sizeof(*r) + sizeof(struct authz_request));
     rc = authz_parse(app->policy, p[P_AD], strlen(p[P_AD]), r->az, why);
+    if (rc == ERR_OK &&
+        (cl->roles & (r->az->break_glass ? POLICY_ROLE_EMERGENCY : POLICY_ROLE_REQUESTER)) == 0) {
+        http_reply_oauth_error(
+            c, 400, "unauthorized_client", "client %.64s does not have the %s role, which %s needs",
+            cl->client_id, r->az->break_glass ? "emergency" : "requester",
+            r->az->break_glass ? "break-glass access" : "asking for access to patients' records");
+        free(r);
+        return;
+    }
     if (rc == ERR_OK) {
         rc = store_begin(app->store, false, &t);
         if (rc == ERR_OK)

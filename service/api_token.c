@@ -6,7 +6,8 @@
  *   POST /oauth2/revoke             RFC 7009: a client revokes its own token (200 even for a
  *                                   token that is unknown, malformed or expired)
  *   GET  /v1/patients/{nhs}/access  the person's token, an active delegate's, or scope audit:
- *                                   every access entry, newest first
+ *                                   every access entry, break-glass ones first, each part
+ *                                   newest first
  *
  * A client assertion's jti is made durable (single use) by a sequencer write with no entry, as
  * at the token endpoint; a revocation is that write's side write. Whether a token is live is
@@ -276,16 +277,24 @@ api_token_revoke(struct http_call *c)
 
 /* --- GET /v1/patients/{nhs}/access --- */
 
+/* The listing: break-glass accesses first (the person must see them first), then the rest. */
+struct api_token_accesses {
+    cJSON *glass, *rest;
+};
+
 static enum err
 api_token_access_one(void *ctx, uint64_t index, const cJSON *e)
 {
-    static const char *const names[] = {"time",      "jti",    "client_id", "org", "purpose",
-                                        "datatypes", "grants", "aud",       "iat", "exp"};
-    cJSON *a = ctx, *o = cJSON_CreateObject();
+    static const char *const names[] = {"time",    "jti",       "client_id", "org",
+                                        "purpose", "datatypes", "grants",    "break_glass",
+                                        "aud",     "iat",       "exp"};
+    struct api_token_accesses *x = ctx;
+    cJSON *o = cJSON_CreateObject();
     const cJSON *m;
     size_t i;
 
-    cJSON_AddItemToArray(a, o);
+    cJSON_AddItemToArray(
+        cJSON_GetObjectItemCaseSensitive(e, "break_glass") != NULL ? x->glass : x->rest, o);
     json_add_u64(o, "log_index", index);
     for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
         m = cJSON_GetObjectItemCaseSensitive(e, names[i]);
@@ -300,11 +309,12 @@ api_token_access_list(struct http_call *c)
 {
     const struct http_app *app = http_app_of(c);
     char ident[PATIENTS_IDENT_MAX + 1], nhs[NHS_LEN + 1], why[STATE_WHY_MAX];
+    struct api_token_accesses x = {NULL, NULL};
     struct store_txn *t = NULL;
     struct token_claims who;
     bool audit, delegate = false;
     const char *param;
-    cJSON *j = NULL, *a;
+    cJSON *j = NULL;
     size_t plen, n;
     enum err rc;
 
@@ -354,8 +364,12 @@ api_token_access_list(struct http_call *c)
     }
     j = cJSON_CreateObject();
     cJSON_AddStringToObject(j, "nhs", nhs);
-    a = cJSON_AddArrayToObject(j, "access");
-    rc = access_list(t, nhs, api_token_access_one, a);
+    x.glass = cJSON_AddArrayToObject(j, "access");
+    x.rest = cJSON_CreateArray();
+    rc = access_list(t, nhs, api_token_access_one, &x);
+    while (x.rest->child != NULL)
+        cJSON_AddItemToArray(x.glass, cJSON_DetachItemViaPointer(x.rest, x.rest->child));
+    cJSON_Delete(x.rest);
     if (rc != ERR_OK) {
         http_reply_problem(c, 500, "internal", "Internal error", "cannot list the accesses (%s)",
                            err_str(rc));

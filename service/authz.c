@@ -16,8 +16,28 @@
 
 #define AUTHZ_WRAP_NAME "authorization_details"
 
-static const char *const authz_members[] = {"type",      "identifier", "purpose",
-                                            "datatypes", "actions",    "locations"};
+static const char *const authz_members[] = {"type",    "identifier", "purpose",    "datatypes",
+                                            "actions", "locations",  "break_glass"};
+
+/* authz_break_glass reads object i's "break_glass" m, {"reason"}, into r. */
+static enum err
+authz_break_glass(const cJSON *m, unsigned i, struct authz_request *r,
+                  char why[static STATE_WHY_MAX])
+{
+    const cJSON *reason = cJSON_GetObjectItemCaseSensitive(m, "reason");
+
+    if (!cJSON_IsObject(m) || cJSON_GetArraySize(m) != 1 || !cJSON_IsString(reason) ||
+        !access_reason_valid(reason->valuestring)) {
+        snprintf(why, STATE_WHY_MAX,
+                 "authorization_details[%u].break_glass must be {\"reason\": \"…\"}: why the "
+                 "records are needed without consent, 1 to %d bytes without control characters",
+                 i, ACCESS_REASON_MAX);
+        return ERR_INVAL;
+    }
+    r->break_glass = true;
+    memcpy(r->reason, reason->valuestring, strlen(reason->valuestring) + 1);
+    return ERR_OK;
+}
 
 /* authz_url_ok: 1..AUTHZ_URL_MAX bytes of printable ASCII without spaces. */
 static bool
@@ -68,21 +88,17 @@ authz_parse_one(const struct policy *pol, const cJSON *o, unsigned i, struct aut
         for (j = 0; j < sizeof(authz_members) / sizeof(authz_members[0]); j++)
             if (strcmp(m->string, authz_members[j]) == 0)
                 break;
-        if (strcmp(m->string, "break_glass") == 0) {
-            snprintf(why, STATE_WHY_MAX,
-                     "authorization_details[%u].break_glass: break-glass access is not offered "
-                     "by this server yet",
-                     i);
-            return ERR_INVAL;
-        }
         if (j == sizeof(authz_members) / sizeof(authz_members[0])) {
             snprintf(why, STATE_WHY_MAX,
                      "authorization_details[%u] has an unknown member \"%.32s\"; the members are "
-                     "type, identifier, purpose, datatypes, actions and locations",
+                     "type, identifier, purpose, datatypes, actions, locations and break_glass",
                      i, m->string);
             return ERR_INVAL;
         }
     }
+    m = cJSON_GetObjectItemCaseSensitive(o, "break_glass");
+    if (m != NULL && authz_break_glass(m, i, r, why) != ERR_OK)
+        return ERR_INVAL;
     m = cJSON_GetObjectItemCaseSensitive(o, "type");
     if (!cJSON_IsString(m) || strcmp(m->valuestring, AUTHZ_TYPE) != 0) {
         snprintf(why, STATE_WHY_MAX,
@@ -102,10 +118,11 @@ authz_parse_one(const struct policy *pol, const cJSON *o, unsigned i, struct aut
     memcpy(d->identifier, m->valuestring, strlen(m->valuestring) + 1);
     m = cJSON_GetObjectItemCaseSensitive(o, "purpose");
     if (!cJSON_IsString(m) || strlen(m->valuestring) > CONSENTS_PURPOSE_MAX ||
-        !policy_purpose_known(pol, m->valuestring)) {
+        (!policy_purpose_known(pol, m->valuestring) &&
+         !(r->break_glass && strcmp(m->valuestring, AUTHZ_BTG) == 0))) {
         snprintf(why, STATE_WHY_MAX,
                  "authorization_details[%u].purpose must be a purpose of use of this server's "
-                 "policy (\"TREAT\", …)",
+                 "policy (\"TREAT\", …), or \"" AUTHZ_BTG "\" with break_glass",
                  i);
         return ERR_INVAL;
     }
@@ -244,6 +261,12 @@ authz_parse(const struct policy *pol, const char *text, size_t len, struct authz
             goto out;
         out->n++;
         i++;
+    }
+    if (out->break_glass && out->n != 1) {
+        snprintf(why, STATE_WHY_MAX,
+                 "a break-glass request holds exactly one authorization_details object");
+        rc = ERR_INVAL;
+        goto out;
     }
     rc = ERR_OK;
 out:
@@ -441,6 +464,7 @@ authz_decide(struct store_txn *t, const struct policy *pol, struct authz_request
     struct consent_request req;
     struct consents_set s;
     struct authz_detail *d;
+    uint64_t org_index;
     unsigned i, k;
     enum err rc = ERR_OK;
 
@@ -469,6 +493,18 @@ authz_decide(struct store_txn *t, const struct policy *pol, struct authz_request
             goto out;
         }
         memcpy(r->nhs, nhs, sizeof(nhs));
+        if (r->break_glass) {
+            /* No consent is consulted; the organisation must still be registered. */
+            rc = state_org_index(t, org, &org_index);
+            if (rc == ERR_NOTFOUND) {
+                snprintf(why, STATE_WHY_MAX, "the client's organisation is not registered");
+                rc = ERR_AUTH;
+            }
+            if (rc != ERR_OK)
+                goto out;
+            r->categories |= d->categories;
+            continue;
+        }
         memset(&req, 0, sizeof(req));
         req.org = org;
         req.purpose = d->purpose;
@@ -585,9 +621,15 @@ authz_entry(const struct policy *pol, const struct authz_request *r, const char 
     cJSON_AddStringToObject(o, "client_id", client_id);
     cJSON_AddStringToObject(o, "org", org);
     cJSON_AddStringToObject(o, "nhs", r->nhs);
-    cJSON_AddStringToObject(o, "purpose", r->n > 0 ? r->d[0].purpose : "");
+    cJSON_AddStringToObject(o, "purpose",
+                            r->break_glass ? AUTHZ_BTG
+                            : r->n > 0     ? r->d[0].purpose
+                                           : "");
     cJSON_AddItemToObject(o, "datatypes", authz_datatypes(pol, r->categories));
-    cJSON_AddItemToObject(o, "grants", authz_grants_json(r, NULL));
+    if (r->break_glass)
+        cJSON_AddStringToObject(cJSON_AddObjectToObject(o, "break_glass"), "reason", r->reason);
+    else
+        cJSON_AddItemToObject(o, "grants", authz_grants_json(r, NULL));
     aud = cJSON_AddArrayToObject(o, "aud");
     cJSON_AddItemToArray(aud, cJSON_CreateString(issuer));
     for (k = 0; k < r->naud; k++)
@@ -612,7 +654,7 @@ authz_granted(const struct policy *pol, const struct authz_request *r)
         cJSON_AddItemToArray(a, o);
         cJSON_AddStringToObject(o, "type", AUTHZ_TYPE);
         cJSON_AddStringToObject(o, "identifier", d->identifier);
-        cJSON_AddStringToObject(o, "purpose", d->purpose);
+        cJSON_AddStringToObject(o, "purpose", r->break_glass ? AUTHZ_BTG : d->purpose);
         cJSON_AddItemToObject(o, "datatypes", authz_datatypes(pol, d->categories));
         l = cJSON_AddArrayToObject(o, "actions");
         cJSON_AddItemToArray(l, cJSON_CreateString("read"));
@@ -622,7 +664,10 @@ authz_granted(const struct policy *pol, const struct authz_request *r)
                 if ((d->locations & (UINT32_C(1) << k)) != 0)
                     cJSON_AddItemToArray(l, cJSON_CreateString(r->aud[k]));
         }
-        cJSON_AddItemToObject(o, "grants", authz_grants_json(r, d));
+        if (r->break_glass)
+            cJSON_AddStringToObject(cJSON_AddObjectToObject(o, "break_glass"), "reason", r->reason);
+        else
+            cJSON_AddItemToObject(o, "grants", authz_grants_json(r, d));
     }
     return a;
 }

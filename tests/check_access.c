@@ -17,10 +17,11 @@
 #include "suites.h"
 #include "testutil.h"
 
-#define MAP   (64u * 1024 * 1024)
-#define NHS_A "9434765919"
-#define NHS_B "9434765870"
-#define T0    "2026-11-23T12:00:00Z"
+#define MAP     (64u * 1024 * 1024)
+#define NHS_A   "9434765919"
+#define NHS_B   "9434765870"
+#define T0      "2026-11-23T12:00:00Z"
+#define IMPLIED "[{\"rule\":\"implied\"}]"
 
 static char dir[TU_DIR_MAX];
 static struct store *s;
@@ -83,7 +84,7 @@ START_TEST(test_entry_is_indexed_once)
     ck_assert_int_eq(access("tok-1", NHS_A, "[{\"rule\":\"implied\"}]"), ERR_OK);
     ck_assert_int_eq(access_get(t, "tok-1", &index), ERR_OK);
     ck_assert_uint_eq(index, 0);
-    ck_assert_int_eq(access("tok-1", NHS_B, "[]"), ERR_CONFLICT);
+    ck_assert_int_eq(access("tok-1", NHS_B, IMPLIED), ERR_CONFLICT);
     ck_assert_ptr_nonnull(strstr(why, "already"));
     ck_assert_int_eq(access_get(t, "tok-2", &index), ERR_NOTFOUND);
     ck_assert_int_eq(access_get(t, "", &index), ERR_NOTFOUND);
@@ -105,6 +106,9 @@ START_TEST(test_malformed_entries_are_refused)
         "\"grants\":[{\"jti\":\"g1\"}]",
         "\"grants\":[{\"jti\":\"g1\",\"log_index\":-1}]",
         "\"grants\":{}",
+        "\"grants\":[]",
+        "\"purpose\":\"BTG\"",
+        "\"break_glass\":{\"reason\":\"collapsed\"}",
         "\"aud\":[]",
         "\"aud\":[1]",
         "\"exp\":1795003200",
@@ -114,7 +118,7 @@ START_TEST(test_malformed_entries_are_refused)
     const char *base[][2] = {
         {"jti", "\"tok\""},       {"client_id", "\"rx-req\""}, {"org", "\"RX1\""},
         {"nhs", "\"" NHS_A "\""}, {"purpose", "\"TREAT\""},    {"datatypes", "[\"gp-record\"]"},
-        {"grants", "[]"},         {"aud", "[\"https://c\"]"},  {"iat", "1795003200"},
+        {"grants", IMPLIED},      {"aud", "[\"https://c\"]"},  {"iat", "1795003200"},
         {"exp", "1795003500"},
     };
     char e[1024], name[32];
@@ -137,6 +141,48 @@ START_TEST(test_malformed_entries_are_refused)
 }
 END_TEST
 
+/* bg appends a break-glass access entry with purpose and the members of break_glass. */
+static enum err
+bg(const char *jti, const char *purpose, const char *glass, const char *grants)
+{
+    char e[2048];
+
+    snprintf(e, sizeof(e),
+             "{\"v\":1,\"type\":\"access\",\"time\":\"" T0 "\",\"jti\":\"%s\",\"client_id\":"
+             "\"amb-1\",\"org\":\"RX1\",\"nhs\":\"" NHS_A "\",\"purpose\":\"%s\",\"datatypes\":"
+             "[\"gp-record\"],\"break_glass\":%s%s,\"aud\":[\"https://consentd.example\"],"
+             "\"iat\":1795003200,\"exp\":1795003320}",
+             jti, purpose, glass, grants);
+    return append(e);
+}
+
+START_TEST(test_break_glass_entries)
+{
+    char long_reason[ACCESS_REASON_MAX + 32] = "{\"reason\":\"";
+    uint64_t index;
+
+    ck_assert_int_eq(bg("bg-1", "BTG", "{\"reason\":\"unconscious in A&E\"}", ""), ERR_OK);
+    ck_assert_int_eq(access_get(t, "bg-1", &index), ERR_OK);
+    /* The purpose is BTG, the reason is there and short, and no grants are claimed. */
+    ck_assert_int_eq(bg("bg-2", "TREAT", "{\"reason\":\"x\"}", ""), ERR_INVAL);
+    ck_assert_ptr_nonnull(strstr(why, "break_glass"));
+    ck_assert_int_eq(bg("bg-2", "BTG", "{\"reason\":\"\"}", ""), ERR_INVAL);
+    ck_assert_int_eq(bg("bg-2", "BTG", "{\"reason\":\"a\\nb\"}", ""), ERR_INVAL);
+    ck_assert_int_eq(bg("bg-2", "BTG", "{\"reason\":1}", ""), ERR_INVAL);
+    ck_assert_int_eq(bg("bg-2", "BTG", "{\"reason\":\"x\",\"by\":\"y\"}", ""), ERR_INVAL);
+    ck_assert_int_eq(bg("bg-2", "BTG", "\"x\"", ""), ERR_INVAL);
+    ck_assert_int_eq(bg("bg-2", "BTG", "{\"reason\":\"x\"}", ",\"grants\":" IMPLIED), ERR_INVAL);
+    memset(long_reason + strlen(long_reason), 'r', ACCESS_REASON_MAX + 1);
+    long_reason[11 + ACCESS_REASON_MAX + 1] = '\0';
+    strcat(long_reason, "\"}");
+    ck_assert_int_eq(bg("bg-2", "BTG", long_reason, ""), ERR_INVAL);
+    long_reason[11 + ACCESS_REASON_MAX] = '\0';
+    strcat(long_reason, "\"}");
+    ck_assert_int_eq(bg("bg-2", "BTG", long_reason, ""), ERR_OK);
+    ck_assert_uint_eq(range.size, 2);
+}
+END_TEST
+
 static enum err
 collect(void *ctx, uint64_t index, const cJSON *e)
 {
@@ -152,8 +198,8 @@ START_TEST(test_list_is_newest_first_and_per_person)
 {
     char got[256] = "";
 
-    ck_assert_int_eq(access("t1", NHS_A, "[]"), ERR_OK);
-    ck_assert_int_eq(access("t2", NHS_B, "[]"), ERR_OK);
+    ck_assert_int_eq(access("t1", NHS_A, IMPLIED), ERR_OK);
+    ck_assert_int_eq(access("t2", NHS_B, IMPLIED), ERR_OK);
     ck_assert_int_eq(access("t3", NHS_A, "[{\"jti\":\"g1\",\"log_index\":4}]"), ERR_OK);
     ck_assert_int_eq(access_list(t, NHS_A, collect, got), ERR_OK);
     ck_assert_str_eq(got, "2:t3 0:t1 ");
@@ -233,6 +279,7 @@ access_suite(void)
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, test_entry_is_indexed_once);
     tcase_add_test(tc, test_malformed_entries_are_refused);
+    tcase_add_test(tc, test_break_glass_entries);
     tcase_add_test(tc, test_list_is_newest_first_and_per_person);
     tcase_add_test(tc, test_revoked_tokens_are_remembered_until_they_expire);
     tcase_add_test(tc, test_token_live);

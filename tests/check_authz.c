@@ -199,7 +199,18 @@ START_TEST(test_parse_refuses_every_malformed_request)
         {"[1]", "must be an object"},
         {"[{\"type\":\"payment\"}]", "care-record-access"},
         {ONE(",\"colour\":1"), "\"colour\""},
-        {ONE(",\"break_glass\":{\"reason\":\"x\"}"), "break-glass"},
+        {ONE(",\"break_glass\":{\"reason\":\"\"}"), "break_glass"},
+        {ONE(",\"break_glass\":{\"reason\":\"a\\u0007b\"}"), "break_glass"},
+        {ONE(",\"break_glass\":{\"reason\":\"x\",\"level\":1}"), "break_glass"},
+        {ONE(",\"break_glass\":\"x\""), "break_glass"},
+        {"[{\"type\":\"care-record-access\",\"identifier\":\"" NHS_A
+         "\",\"purpose\":\"BTG\",\"datatypes\":[\"gp-record\"]}]",
+         "purpose"},
+        {"[{\"type\":\"care-record-access\",\"identifier\":\"" NHS_A
+         "\",\"purpose\":\"TREAT\",\"datatypes\":[\"gp-record\"],\"break_glass\":{\"reason\":"
+         "\"x\"}},{\"type\":\"care-record-access\",\"identifier\":\"" NHS_A
+         "\",\"purpose\":\"TREAT\",\"datatypes\":[\"medications\"]}]",
+         "exactly one"},
         {ONE(",\"type\":\"care-record-access\""), "duplicate"},
         {ONE(",\"actions\":[\"write\"]"), "actions"},
         {ONE(",\"actions\":[]"), "actions"},
@@ -372,6 +383,54 @@ START_TEST(test_entry_applies_and_granted_details)
 }
 END_TEST
 
+START_TEST(test_break_glass_overrides_a_denial_and_records_the_reason)
+{
+    char *fields = NULL, *entry;
+    const cJSON *o;
+    cJSON *a;
+    size_t len;
+
+    paper(NHS_A, "d1", "deny", "\"gp-record\"");
+    pointer("AAAAAAAAAAAAAAAAAAAAAA", "A81001", "gp-record", "824321000000109");
+    ck_assert_int_eq(parse(ONE(",\"break_glass\":{\"reason\":\"unconscious in A&E\"}")), ERR_OK);
+    ck_assert(r->break_glass);
+    ck_assert_str_eq(r->reason, "unconscious in A&E");
+    ck_assert_int_eq(authz_decide(t, pol, r, "RX1", t0, why), ERR_OK);
+    ck_assert_str_eq(r->nhs, NHS_A);
+    ck_assert_uint_eq(r->ngrants, 0);
+    ck_assert(!r->implied);
+    ck_assert_uint_eq(r->naud, 1);
+    ck_assert_str_eq(r->aud[0], GP_EP);
+    ck_assert_int_eq(authz_decide(t, pol, r, "ZZZ99", t0, why), ERR_AUTH);
+    ck_assert_int_eq(authz_decide(t, pol, r, "RX1", t0, why), ERR_OK);
+    ck_assert_int_eq(authz_entry(pol, r, "bg-1", "amb-1", "RX1", ISS, t0, t0 + 120, &fields, &len),
+                     ERR_OK);
+    entry = malloc(len + 64);
+    snprintf(entry, len + 64, "{\"v\":1,\"type\":\"access\",\"time\":\"" T0 "\",%.*s}", (int)len,
+             fields);
+    ck_assert_int_eq(append(entry), ERR_OK);
+    ck_assert_ptr_nonnull(strstr(entry, "\"purpose\":\"BTG\""));
+    ck_assert_ptr_nonnull(strstr(entry, "\"break_glass\":{\"reason\":\"unconscious in A&E\"}"));
+    ck_assert_ptr_null(strstr(entry, "\"grants\""));
+    a = authz_granted(pol, r);
+    o = cJSON_GetArrayItem(a, 0);
+    ck_assert_str_eq(cJSON_GetObjectItemCaseSensitive(o, "purpose")->valuestring, "BTG");
+    ck_assert_ptr_null(cJSON_GetObjectItemCaseSensitive(o, "grants"));
+    ck_assert_str_eq(cJSON_GetObjectItemCaseSensitive(
+                         cJSON_GetObjectItemCaseSensitive(o, "break_glass"), "reason")
+                         ->valuestring,
+                     "unconscious in A&E");
+    cJSON_Delete(a);
+    /* The purpose BTG is accepted with break_glass only. */
+    ck_assert_int_eq(parse("[{\"type\":\"care-record-access\",\"identifier\":\"" NHS_A
+                           "\",\"purpose\":\"BTG\",\"datatypes\":[\"gp-record\"],\"break_glass\":"
+                           "{\"reason\":\"x\"}}]"),
+                     ERR_OK);
+    free(entry);
+    free(fields);
+}
+END_TEST
+
 Suite *
 authz_suite(void)
 {
@@ -387,6 +446,7 @@ authz_suite(void)
     tcase_add_test(tc, test_a_later_denial_refuses_at_once);
     tcase_add_test(tc, test_decide_refusals_are_precise);
     tcase_add_test(tc, test_entry_applies_and_granted_details);
+    tcase_add_test(tc, test_break_glass_overrides_a_denial_and_records_the_reason);
     suite_add_tcase(su, tc);
     return su;
 }

@@ -8,8 +8,10 @@
  *   client_id  the requesting client; org its organisation's ODS code;
  *   nhs        the person whose records the token covers (a valid NHS number);
  *   purpose    a PurposeOfUse code; datatypes 1..ACCESS_MAX_NAMES data category names;
- *   grants     what the decision relied on: {"jti","log_index"} for a grant, {"rule":"implied"}
- *              for the policy's implied rule;
+ *   grants     what the decision relied on (1..ACCESS_MAX_GRANTS): {"jti","log_index"} for a
+ *              grant, {"rule":"implied"} for the policy's implied rule; or, instead of grants,
+ *   break_glass {"reason"} (1..ACCESS_REASON_MAX bytes, no control characters) for a
+ *              break-glass access, whose purpose is then ACCESS_BTG: no consent was relied on;
  *   aud        the token's audience: the issuer, then the custodians' endpoints (strings);
  *   iat, exp   whole seconds, exp after iat.
  * Names are checked for their shape only, as in consents.h: the state must not depend on the
@@ -45,6 +47,8 @@
 #define ACCESS_MAX_AUD    17    /* the issuer and at most 16 custodian endpoints */
 #define ACCESS_MAX_LIST   10000 /* a person's accesses a listing reads */
 #define ACCESS_RULE       "implied"
+#define ACCESS_BTG        "BTG" /* the PurposeOfUse of a break-glass access ("break the glass") */
+#define ACCESS_REASON_MAX 512   /* a break-glass reason, bytes */
 
 /*
  * access_apply applies an "access" entry e at log index index. Returns ERR_OK; ERR_INVAL (a
@@ -62,6 +66,12 @@ enum err access_get(struct store_txn *t, const char *jti, uint64_t *index);
 
 /* A listing callback sees one access entry (borrowed until it returns); non-ERR_OK stops. */
 typedef enum err (*access_list_fn)(void *ctx, uint64_t index, const cJSON *entry);
+
+/*
+ * access_reason_valid is true for a break-glass reason: 1..ACCESS_REASON_MAX bytes of UTF-8
+ * (checked by the JSON parser) with no control characters.
+ */
+bool access_reason_valid(const char *s);
 
 /*
  * access_list calls fn for every access entry about the person nhs, newest (highest log index)

@@ -13,6 +13,12 @@
  * whose type may hold the custodian role. Every object must name the same person and the same
  * purpose: a token covers one person for one purpose (the "access" entry records one of each).
  *
+ * Break-glass (DESIGN.md §4): a request of exactly one object may add "break_glass":{"reason"}
+ * (access_reason_valid); its purpose may then also be AUTHZ_BTG. No consent is consulted (an
+ * explicit deny does not stop it): the access entry records the reason instead of grants, with
+ * purpose AUTHZ_BTG, and the token is shorter-lived. Whether the client may break the glass (role
+ * emergency) is the caller's check.
+ *
  * The decision runs in the sequencer's check, in log order (authz_decide), so a revocation the
  * sequencer acknowledged before is always seen: every object must be permitted, else the whole
  * request is refused with a sentence that never says what the person decided (AUTHZ_DENIED).
@@ -31,6 +37,7 @@
 
 #include <cJSON.h>
 
+#include "consentd/access.h"
 #include "consentd/consents.h"
 #include "consentd/err.h"
 #include "consentd/nhs.h"
@@ -47,6 +54,8 @@
 #define AUTHZ_MAX_TEXT      16384 /* the authorization_details parameter, bytes */
 #define AUTHZ_MAX_GRANTS    64    /* distinct grants one token relies on */
 #define AUTHZ_DENIED        "access to these records is not permitted for this request"
+#define AUTHZ_BTG           ACCESS_BTG
+#define AUTHZ_BTG_DISPLAY   "break the glass" /* HL7 v3 ActReason BTG */
 
 /* A grant a decision relied on. */
 struct authz_grant {
@@ -72,6 +81,8 @@ struct authz_request {
     unsigned nasked; /* aud[0..nasked) are the locations asked for */
     unsigned naud;   /* then custodians' endpoints found by authz_decide */
     char aud[AUTHZ_MAX_AUD][AUTHZ_URL_MAX + 1];
+    bool break_glass; /* with reason: a break-glass request */
+    char reason[ACCESS_REASON_MAX + 1];
     /* Set by authz_decide. */
     char nhs[NHS_LEN + 1];
     uint64_t categories; /* every category of every object */
@@ -100,7 +111,8 @@ enum err authz_locations(struct store_txn *t, const struct policy *pol,
 /*
  * authz_decide decides r for the organisation org at time now against the state in t: it
  * resolves each identifier (all to one person), decides each object with consents_decide and
- * gathers the grants relied on and the audience. Returns ERR_OK (permitted; r's results set);
+ * gathers the grants relied on and the audience (for a break-glass request: resolves the
+ * person and gathers the audience only). Returns ERR_OK (permitted; r's results set);
  * ERR_PERM (refused: why is AUTHZ_DENIED); ERR_INVAL (an identifier that is malformed or not
  * linked, objects naming different people or purposes, too many grants or custodians; why
  * says which); ERR_AUTH (org is not registered); ERR_TOOBIG, ERR_NOMEM or ERR_STORAGE.
@@ -120,7 +132,8 @@ enum err authz_entry(const struct policy *pol, const struct authz_request *r, co
 
 /*
  * authz_granted returns the authorization_details as granted: each object as asked (actions
- * ["read"]) with "grants", the grants it relied on ({"jti","log_index"}, or {"rule":"implied"}).
+ * ["read"]) with "grants", the grants it relied on ({"jti","log_index"}, or {"rule":"implied"});
+ * for a break-glass request, purpose AUTHZ_BTG and "break_glass":{"reason"} instead of grants.
  * The caller frees it with cJSON_Delete.
  */
 cJSON *authz_granted(const struct policy *pol, const struct authz_request *r);

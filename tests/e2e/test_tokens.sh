@@ -36,7 +36,7 @@ jqt() { jq -e "$@" >/dev/null; }
     --endpoint "$RX_EP" >/dev/null
 "$CTL" admin org add --token "$ADMIN_TOKEN" --ods FA001 --name 'High St Pharmacy' \
     --type pharmacy >/dev/null
-for k in gp gpr rx rxc aud pa pb; do "$CTL" keygen --out "$E2E_TMP/$k.key" >/dev/null; done
+for k in gp gpr rx rxc rxe aud pa pb; do "$CTL" keygen --out "$E2E_TMP/$k.key" >/dev/null; done
 client() { # client ID ORG KEY ROLES
     "$CTL" admin client add --token "$ADMIN_TOKEN" --id "$1" --org "$2" --key "$E2E_TMP/$3.key" \
         --roles "$4" >/dev/null
@@ -45,6 +45,7 @@ client gp-en A81001 gp enroller
 client gp-req A81001 gpr requester,custodian
 client rx-req RX1 rx requester
 client rx-cust RX1 rxc custodian
+client rx-em RX1 rxe emergency
 client aud-1 A81001 aud auditor
 GP=$("$CTL" client token --id gp-en --key "$E2E_TMP/gp.key" --scope enrol)
 AUD=$("$CTL" client token --id aud-1 --key "$E2E_TMP/aud.key" --scope audit)
@@ -163,8 +164,12 @@ refused "two people in one request" 400 invalid_authorization_details 'one perso
     "[$(ad $NHS_A TREAT '["gp-record"]' | jq -c '.[0]'),$(ad $NHS_B TREAT '["gp-record"]' | jq -c '.[0]')]"
 refused "a location that is no custodian's endpoint" 400 invalid_authorization_details 'locations' \
     rx-req rx "$(ad $NHS_A TREAT '["gp-record"]' '"locations":["https://evil.example/fhir"]')"
-refused "break-glass (not offered yet)" 400 invalid_authorization_details 'break-glass' rx-req rx \
-    "$(ad $NHS_A TREAT '["gp-record"]' '"break_glass":{"reason":"collapsed"}')"
+refused "break-glass by a client without the emergency role" 400 unauthorized_client 'emergency' \
+    rx-req rx "$(ad $NHS_A TREAT '["medications"]' '"break_glass":{"reason":"collapsed"}')"
+refused "an emergency client asking without break_glass" 400 unauthorized_client 'requester' \
+    rx-em rxe "$(ad $NHS_A TREAT '["medications"]')"
+refused "break-glass without a reason" 400 invalid_authorization_details 'reason' rx-em rxe \
+    "$(ad $NHS_A TREAT '["medications"]' '"break_glass":{}')"
 refused "a client without the requester role" 400 unauthorized_client 'requester' rx-cust rxc \
     "$(ad $NHS_A TREAT '["gp-record"]')"
 refused "scope with authorization_details" 400 invalid_request 'either scope' rx-req rx \
@@ -175,6 +180,25 @@ check "locations naming a registered custodian's endpoint: aud is exactly that" 
     bash -c "[ $st = 200 ] && jq -r .access_token '$E2E_TMP/t' | cut -d. -f2 | tr '_-' '/+' |
         { read -r p; while [ \$((\${#p} % 4)) != 0 ]; do p=\"\$p=\"; done; base64 -d <<<\"\$p\"; } |
         jq -e '.aud == [\"$ISS\", \"$GP_EP\"] and .authorization_details[0].locations == [\"$GP_EP\"]' >/dev/null"
+
+# --- break-glass: no consent for medications, an emergency client with a reason ------------
+before=$(checkpoint_size)
+st=$(token rx-em rxe "$(ad $NHS_A ETREAT '["medications"]' '"break_glass":{"reason":"unconscious in A&E, no carer present"}')")
+TBG=$(jq -r .access_token "$E2E_TMP/t")
+CBG=$(padclaims "$TBG")
+check "break-glass: 200, a 120 s token, purpose BTG, the reason echoed, no grants" \
+    bash -c "[ $st = 200 ] && jq -e '.expires_in == 120 and .authorization_details[0].purpose == \"BTG\" and
+        .authorization_details[0].break_glass.reason == \"unconscious in A&E, no carer present\" and
+        (.authorization_details[0] | has(\"grants\") | not)' '$E2E_TMP/t' >/dev/null"
+check "the break-glass token's claims: IHE purpose of use BTG, no consents named, its entry" \
+    jqt --argjson b "$before" '.log_index == $b and .exp - .iat == 120 and
+        .extensions.ihe_iua.purpose_of_use.code == "BTG" and .extensions.ihe_pcf.doc_id == []' <<<"$CBG"
+curl -s -H "Authorization: Bearer $AUD" "$ISS/log/entries?start=$before&end=$((before + 1))" |
+    jq -r '.entries[0]' | base64 -d >"$E2E_TMP/ebg"
+check "the access entry is flagged break-glass, with the reason and purpose BTG" \
+    jqt '.type == "access" and .purpose == "BTG" and .client_id == "rx-em" and
+        .break_glass == {reason: "unconscious in A&E, no carer present"} and (has("grants") | not)' \
+    "$E2E_TMP/ebg"
 
 # --- the record holder verifies offline (jose) ---------------------------------------------
 if command -v node >/dev/null && [ -d tests/e2e/node_modules/jose ]; then
@@ -202,6 +226,9 @@ st=$(curl -s -o "$E2E_TMP/i" -w '%{http_code}' -H "Authorization: Bearer $RXC" \
     --data-urlencode "token=$T1" "$ISS/oauth2/introspect")
 check "introspection with a custodian's bearer token (scope introspect) too" \
     bash -c "[ $st = 200 ] && jq -e '.active == true' '$E2E_TMP/i' >/dev/null"
+st=$(introspect "$TBG")
+check "the break-glass token introspects as active, purpose BTG" \
+    bash -c "[ $st = 200 ] && jq -e '.active == true and .authorization_details[0].purpose == \"BTG\"' '$E2E_TMP/i' >/dev/null"
 TAMPERED="${T1%.*}.$(cut -d. -f3 <<<"$T1" | tr 'A-Za-z' 'B-ZAb-za')"
 st=$(introspect "$TAMPERED")
 check "a tampered token is inactive" bash -c "[ $st = 200 ] && jq -e '. == {active:false}' '$E2E_TMP/i' >/dev/null"
@@ -238,6 +265,9 @@ st=$(search "$RXC" $NHS_A)
 check "consentd's own client token does not open the search: 401" test "$st" = 401
 st=$(search "$TAMPERED" $NHS_A)
 check "a tampered token does not open the search: 401" test "$st" = 401
+st=$(search "$TBG" $NHS_A)
+check "the break-glass token finds the medications pointer only" \
+    bash -c "[ $st = 200 ] && jq -e '(.entry|length) == 1 and .entry[0].resource.id == \"$P_MED\"' '$E2E_TMP/s' >/dev/null"
 
 # --- a grant revoked: the next token refused, the earlier one inactive ----------------------
 "$CTL" consent revoke --nhs $NHS_A --key "$E2E_TMP/pa.key" --jti "$G1" >/dev/null
@@ -274,12 +304,12 @@ check "revoking an unknown token is 200 too" test "$st" = 200
 
 # --- the person's access history ------------------------------------------------------------
 st=$(curl -s -o "$E2E_TMP/h" -w '%{http_code}' -H "Authorization: Bearer $PA" "$ISS/v1/patients/$NHS_A/access")
-check "A sees every access, newest first, each with its log index" \
-    bash -c "[ $st = 200 ] && jq -e '(.access|length) == 3 and ([.access[].log_index] | . == (sort|reverse)) and .access[2].log_index == $IDX1 and .access[2].jti == \"$JTI1\" and .access[2].client_id == \"rx-req\" and .access[1].grants == [{rule:\"implied\"}]' '$E2E_TMP/h' >/dev/null"
+check "A sees the break-glass access first, then every other access, newest first" \
+    bash -c "[ $st = 200 ] && jq -e '(.access|length) == 4 and .access[0].break_glass.reason == \"unconscious in A&E, no carer present\" and .access[0].purpose == \"BTG\" and ([.access[1:][].log_index] | . == (sort|reverse)) and .access[0].log_index > .access[1].log_index and .access[3].log_index == $IDX1 and .access[3].jti == \"$JTI1\" and .access[3].client_id == \"rx-req\" and .access[2].grants == [{rule:\"implied\"}]' '$E2E_TMP/h' >/dev/null"
 st=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $PB" "$ISS/v1/patients/$NHS_A/access")
 check "another person may not read A's accesses (403)" test "$st" = 403
 st=$(curl -s -o "$E2E_TMP/h" -w '%{http_code}' -H "Authorization: Bearer $AUD" "$ISS/v1/patients/$NHS_A/access")
-check "an auditor may (200)" bash -c "[ $st = 200 ] && jq -e '(.access|length) == 3' '$E2E_TMP/h' >/dev/null"
+check "an auditor may (200)" bash -c "[ $st = 200 ] && jq -e '(.access|length) == 4' '$E2E_TMP/h' >/dev/null"
 st=$(curl -s -o "$E2E_TMP/h" -w '%{http_code}' -H "Authorization: Bearer $PB" "$ISS/v1/patients/$NHS_B/access")
 check "a person with no accesses gets an empty list" \
     bash -c "[ $st = 200 ] && jq -e '.access == []' '$E2E_TMP/h' >/dev/null"
