@@ -278,6 +278,7 @@ api_oauth_issued(struct http_call *c, const struct seq_write *w)
         http_reply_oauth_error(c, 500, "server_error", "the token could not be signed");
         return;
     }
+    http_log_who(c, tc.client_id, tc.jti);
     token_scope_format(tc.scopes, scope, sizeof(scope));
     j = cJSON_CreateObject();
     cJSON_AddStringToObject(j, "access_token", token);
@@ -398,6 +399,7 @@ api_oauth_authenticate(struct http_call *c, const char *ca_type, const char *ca,
                                rc == ERR_AUTH ? "invalid_client" : "server_error", "%s", why);
         return false;
     }
+    http_log_who(c, id, NULL);
     return true;
 }
 
@@ -613,6 +615,7 @@ api_oauth_access_issued(struct http_call *c, const struct seq_write *w)
                                (unsigned long long)w->index, err_str(rc));
         return;
     }
+    http_log_who(c, tc.client_id, tc.jti);
     j = cJSON_CreateObject();
     cJSON_AddStringToObject(j, "access_token", token);
     cJSON_AddStringToObject(j, "token_type", "Bearer");

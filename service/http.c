@@ -104,6 +104,10 @@ struct http_call {
     struct http_pending *pending;
     void *user;
     char id[HTTP_REQUEST_ID_LEN + 1];
+    /* For the request log (http_log_who): never a token, a secret or an NHS number. */
+    char who[HTTP_WHO_MAX + 1];
+    char token_hash[HTTP_TOKEN_HASH_LEN + 1];
+    const char *reason; /* the error code of a refusal (static), or NULL */
 };
 
 struct http_pending {
@@ -127,6 +131,7 @@ static unsigned http_max_conns;
 
 static __thread struct http_worker *http_current_worker;
 static __thread uint64_t http_id_prefix, http_id_counter;
+static __thread struct http_call *http_replying; /* the call being answered, for the log */
 static __thread time_t http_log_sec;
 static __thread char http_log_when[32];
 
@@ -261,7 +266,25 @@ http_reply(struct http_call *c, int status, const char *content_type, const char
     h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CACHE_CONTROL, NULL,
                    H2O_STRLIT("no-store"));
     req->res.content_length = len;
+    /* The request log's filter runs inside h2o_send_inline, on this thread: it reads c. */
+    http_replying = c;
     h2o_send_inline(req, body, len);
+    http_replying = NULL;
+}
+
+void
+http_log_who(struct http_call *c, const char *who, const char *jti)
+{
+    uint8_t h[HASH_BYTES];
+    size_t i;
+
+    snprintf(c->who, sizeof(c->who), "%s", who);
+    c->token_hash[0] = '\0';
+    if (jti == NULL || jti[0] == '\0')
+        return;
+    hash_sha256((const uint8_t *)jti, strlen(jti), h);
+    for (i = 0; i < HTTP_TOKEN_HASH_LEN / 2; i++)
+        snprintf(c->token_hash + 2 * i, 3, "%02x", h[i]);
 }
 
 void
@@ -288,6 +311,7 @@ http_reply_problem(struct http_call *c, int status, const char *slug, const char
     va_start(ap, fmt);
     vsnprintf(detail, sizeof(detail), fmt, ap);
     va_end(ap);
+    c->reason = slug;
     snprintf(type, sizeof(type), "%s%s", HTTP_PROBLEM_BASE, slug);
     cJSON_AddStringToObject(j, "type", type);
     cJSON_AddStringToObject(j, "title", title);
@@ -534,6 +558,7 @@ http_reply_oauth_error(struct http_call *c, int status, const char *error, const
     va_start(ap, fmt);
     vsnprintf(desc, sizeof(desc), fmt, ap);
     va_end(ap);
+    c->reason = error;
     cJSON_AddStringToObject(j, "error", error);
     cJSON_AddStringToObject(j, "error_description", desc);
     if (status == 401)
@@ -596,6 +621,7 @@ http_require_token(struct http_call *c, unsigned any_scope, struct token_claims 
         http_unauthorized(c, why);
         return false;
     }
+    http_log_who(c, who->client_id, who->jti);
     if ((who->scopes & TOKEN_SCOPE_PATIENT) == 0) {
         rc = store_begin(app->store, false, &t);
         if (rc == ERR_OK)
@@ -630,6 +656,7 @@ http_require_admin_or_token(struct http_call *c, unsigned any_scope, struct toke
     if (http_bearer(c, &token, &len) &&
         secret_check_verify(c->worker->app->admin, token, len) == ERR_OK) {
         *is_admin = true;
+        http_log_who(c, "admin", NULL);
         return true;
     }
     return http_require_token(c, any_scope, who);
@@ -649,8 +676,10 @@ http_require_admin(struct http_call *c)
                            "<admin token>\"");
         return false;
     }
-    if (secret_check_verify(c->worker->app->admin, token, len) == ERR_OK)
+    if (secret_check_verify(c->worker->app->admin, token, len) == ERR_OK) {
+        http_log_who(c, "admin", NULL);
         return true;
+    }
     http_unauthorized(c, "the bearer token is not the admin token; use the one `consentd init` "
                          "printed");
     return false;
@@ -851,7 +880,9 @@ http_log_safe(const char *s, size_t len, char *out, size_t cap)
 static void
 http_on_setup_ostream(h2o_filter_t *self, h2o_req_t *req, h2o_ostream_t **slot)
 {
-    char line[512], id[HTTP_REQUEST_ID_LEN + 1], when[32];
+    const struct http_call *c =
+        http_replying != NULL && http_replying->req == req ? http_replying : NULL;
+    char line[768], id[HTTP_REQUEST_ID_LEN + 1], when[32], who[HTTP_WHO_MAX + 1], reason[64];
     ssize_t i = h2o_find_header_by_str(&req->res.headers, H2O_STRLIT("x-request-id"), -1);
     struct timespec ts;
     struct tm tm;
@@ -885,10 +916,18 @@ http_on_setup_ostream(h2o_filter_t *self, h2o_req_t *req, h2o_ostream_t **slot)
         http_log_safe(req->path_normalized.base, req->path_normalized.len, path, sizeof(path));
         http_log_safe(req->method.base, req->method.len, method, sizeof(method));
         http_redact_path(path);
+        /* Who and why: escaped like the path, since a client id is chosen by an admin. */
+        http_log_safe(c != NULL ? c->who : "", c != NULL ? strlen(c->who) : 0, who, sizeof(who));
+        http_log_safe(c != NULL && c->reason != NULL ? c->reason : "",
+                      c != NULL && c->reason != NULL ? strlen(c->reason) : 0, reason,
+                      sizeof(reason));
         n = snprintf(line, sizeof(line),
                      "{\"time\":\"%s.%03ldZ\",\"request_id\":\"%s\",\"method\":\"%s\","
-                     "\"path\":\"%s\",\"status\":%d}",
-                     when, ts.tv_nsec / 1000000, id, method, path, req->res.status);
+                     "\"path\":\"%s\",\"status\":%d,\"decision\":\"%s\",\"who\":\"%s\","
+                     "\"token\":\"%s\",\"reason\":\"%s\"}",
+                     when, ts.tv_nsec / 1000000, id, method, path, req->res.status,
+                     req->res.status < 400 ? "allow" : "deny", who, c != NULL ? c->token_hash : "",
+                     reason);
     }
     if (n > 0)
         log_line(line, n < (int)sizeof(line) ? n : (int)sizeof(line) - 1);

@@ -31,6 +31,8 @@
 
 #define HTTP_REQUEST_ID_LEN 32 /* hex characters */
 #define HTTP_MAX_QUERY      2048
+#define HTTP_WHO_MAX        128 /* who a request-log line names: a client id, "patient", "admin" */
+#define HTTP_TOKEN_HASH_LEN 16  /* hex characters of a token id's SHA-256 in the request log */
 #define HTTP_PROBLEM_BASE   "https://consentd.example/problems/"
 
 /* What every handler can reach. Immutable while serving. */
@@ -138,6 +140,15 @@ void http_reply_oauth_error(struct http_call *c, int status, const char *error, 
  * the result with cJSON_Delete.
  */
 cJSON *http_json_body(struct http_call *c);
+
+/*
+ * http_log_who records, for this request's line in the request log, who was authenticated
+ * (a client id, TOKEN_PATIENT_CID for a person — never their NHS number — or "admin") and the
+ * id of the token concerned (jti; NULL for none), which the log shows only as the first 8 bytes
+ * of its SHA-256 in hex. The line also carries the decision ("allow" below status 400, else
+ * "deny") and the error code of a refusal, so every authorization decision leaves one line.
+ */
+void http_log_who(struct http_call *c, const char *who, const char *jti);
 
 /* http_reply sends status with the given content type and body (copied). */
 void http_reply(struct http_call *c, int status, const char *content_type, const char *body,

@@ -322,6 +322,13 @@ check "metadata names the introspection and revocation endpoints and the details
         .authorization_details_types_supported == ["care-record-access"]' "$E2E_TMP/md"
 check "the server log never holds a token or an NHS number" \
     bash -c "! grep -q -e '$NHS_A' -e '${T1:0:40}' -e '${T2:0:40}' '$E2E_TMP/server.log'"
+H1=$(printf %s "$JTI1" | sha256sum | cut -c1-16)
+check "every request-log line carries the decision, who, the hashed token id and the reason" \
+    bash -c "grep '^{\"time' '$E2E_TMP/server.log' | jq -se 'length > 50 and all(has(\"decision\") and has(\"who\") and has(\"token\") and has(\"reason\"))' >/dev/null"
+check "the token's issuance is logged as allow, naming the client and the token's hashed id" \
+    grep -q "\"decision\":\"allow\",\"who\":\"rx-req\",\"token\":\"$H1\"" "$E2E_TMP/server.log"
+check "each refusal is logged as deny with its error code" \
+    bash -c "grep '\"path\":\"/oauth2/token\"' '$E2E_TMP/server.log' | jq -se '(map(select(.decision == \"deny\" and .reason == \"access_denied\" and .who == \"rx-req\")) | length) >= 4 and (map(select(.reason == \"invalid_authorization_details\")) | length) >= 15' >/dev/null"
 check "server stops cleanly" stop_server
 "$CONSENTD" serve --data "$DATA" --rebuild >"$E2E_TMP/rebuild" 2>&1
 rc=$?
