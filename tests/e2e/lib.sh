@@ -22,6 +22,26 @@ e2e_cleanup() {
 }
 trap e2e_cleanup EXIT
 
+# jq -e exits 0 when it reads no input at all (jq 1.6), so a check on a file a failed request
+# left empty would pass. With -e, this jq also fails when it printed nothing.
+jq() {
+    local a e=0 out rc
+    for a in "$@"; do
+        [[ $a =~ ^-[a-zA-Z]*e[a-zA-Z]*$ || $a == --exit-status ]] && e=1
+    done
+    if [ "$e" = 0 ]; then
+        command jq "$@"
+        return
+    fi
+    out=$(command jq "$@")
+    rc=$?
+    [ -n "$out" ] || return 1
+    printf '%s\n' "$out"
+    return "$rc"
+}
+
+export -f jq
+
 ok() { PASSED=$((PASSED + 1)); echo "e2e: ok   $*"; }
 fail() { FAILED=$((FAILED + 1)); echo "e2e: FAIL $*"; }
 check() { # check NAME COMMAND...: pass if the command succeeds
