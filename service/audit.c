@@ -693,6 +693,28 @@ audit_cache_ok(const struct auditlog *l, const uint8_t (*cache)[HASH_BYTES])
     return hash_equal(root, l->cp.root);
 }
 
+/* audit_cache_roots sets roots[i] to the root of the cache at each kept checkpoint's size. */
+static void
+audit_cache_roots(const struct auditlog *l, const uint8_t (*cache)[HASH_BYTES],
+                  const struct auditlog_saved *saved, size_t nsaved, uint8_t (*roots)[HASH_BYTES],
+                  bool *reached)
+{
+    struct merkle_range r;
+    uint64_t k;
+    size_t i;
+
+    merkle_range_init(&r);
+    for (k = 0; k <= l->cp.size; k++) {
+        for (i = 0; i < nsaved; i++)
+            if (saved[i].c.size == k) {
+                merkle_range_root(&r, roots[i]);
+                reached[i] = true;
+            }
+        if (k < l->cp.size)
+            (void)merkle_range_append(&r, cache[k], NULL, NULL);
+    }
+}
+
 /* audit_saved checks one kept checkpoint against the copy; root_at is the copy's root there. */
 static void
 audit_saved(struct audit *a, const struct auditlog *l, const struct auditlog_saved *s, bool reached,
@@ -803,6 +825,12 @@ audit_run(struct audit *a, const struct auditlog *l, int64_t until,
         if (cache != NULL) {
             audit_localise(a, (const uint8_t(*)[HASH_BYTES])mine, a->range.size,
                            (const uint8_t(*)[HASH_BYTES])cache, l->cp.size);
+            /*
+             * The copy itself was changed: compare the kept checkpoints with the leaves the
+             * signed root covers instead, so that its damage is not reported as the log's.
+             */
+            audit_cache_roots(l, (const uint8_t(*)[HASH_BYTES])cache, saved, nsaved, roots,
+                              reached);
         } else {
             audit_root(a, root);
             audit_finding_add(a, AUDIT_NO_INDEX, "tree",
@@ -810,6 +838,8 @@ audit_run(struct audit *a, const struct auditlog *l, int64_t until,
                               "checkpoint (%" PRIu64 " entries), and it has no leaf cache that "
                               "says which entry changed",
                               a->range.size, l->cp.size);
+            /* Without the leaves the signed root covers, the kept checkpoints say nothing. */
+            nsaved = 0;
         }
     }
     for (i = 0; i < nsaved; i++)

@@ -263,7 +263,6 @@ auditlog_open(const char *dir, bool writable, struct auditlog **out,
 {
     char path[PATH_MAX], line[NOTE_VKEY_MAX + 2];
     struct auditlog *l = auditlog_new(dir);
-    uint64_t bytes;
     size_t n;
     enum err rc;
 
@@ -311,9 +310,9 @@ auditlog_open(const char *dir, bool writable, struct auditlog **out,
     }
     if (writable) {
         /* Cut off what an interrupted fetch appended past the commit point. */
-        rc = auditlog_entries_bytes(l, l->cp.size, &bytes, why);
+        rc = auditlog_entries_bytes(l, l->cp.size, &l->bytes, why);
         if (rc == ERR_OK)
-            rc = auditlog_cut(l, auditlog_entries_name, bytes);
+            rc = auditlog_cut(l, auditlog_entries_name, l->bytes);
         if (rc == ERR_OK)
             rc = auditlog_cut(l, auditlog_leaves_name, l->cp.size * HASH_BYTES);
         if (rc == ERR_IO)
@@ -509,10 +508,10 @@ auditlog_keep(struct auditlog *l, const char *note, size_t note_len, bool refuse
     return rc;
 }
 
-/* auditlog_append_file appends data to dir/name at offset at (cutting what follows), fsynced. */
+/* auditlog_write_at writes data to dir/name at offset at, cutting what followed. */
 static enum err
-auditlog_append_file(const struct auditlog *l, const char *name, uint64_t at, const void *data,
-                     size_t len)
+auditlog_write_at(const struct auditlog *l, const char *name, uint64_t at, const void *data,
+                  size_t len)
 {
     char path[PATH_MAX];
     enum err rc;
@@ -526,21 +525,59 @@ auditlog_append_file(const struct auditlog *l, const char *name, uint64_t at, co
                                                                                       : ERR_IO;
     if (rc == ERR_OK)
         rc = auditlog_write_all(fd, data, len);
-    if (rc == ERR_OK && fsync(fd) != 0)
-        rc = ERR_IO;
     if (close(fd) != 0 && rc == ERR_OK)
         rc = ERR_IO;
     return rc;
 }
 
+static enum err
+auditlog_fsync_file(const struct auditlog *l, const char *name)
+{
+    char path[PATH_MAX];
+    enum err rc = ERR_OK;
+    int fd;
+
+    auditlog_path(l, name, path);
+    fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd == -1)
+        return ERR_IO;
+    if (fsync(fd) != 0)
+        rc = ERR_IO;
+    if (close(fd) != 0)
+        rc = ERR_IO;
+    return rc;
+}
+
 enum err
-auditlog_commit(struct auditlog *l, const uint8_t *bundle, size_t bundle_len, uint64_t n,
-                const uint8_t (*leaves)[HASH_BYTES], const char *note, size_t note_len,
-                const struct merkle_range *r, char why[static AUDITLOG_WHY_MAX])
+auditlog_append(struct auditlog *l, const uint8_t *bundle, size_t bundle_len, uint64_t n,
+                const uint8_t (*leaves)[HASH_BYTES], char why[static AUDITLOG_WHY_MAX])
+{
+    enum err rc;
+
+    if (!l->writable) {
+        auditlog_why(why, "the copy is not open for writing");
+        return ERR_INVAL;
+    }
+    rc = auditlog_write_at(l, auditlog_entries_name, l->bytes + l->pending_bytes, bundle,
+                           bundle_len);
+    if (rc == ERR_OK)
+        rc = auditlog_write_at(l, auditlog_leaves_name, (l->cp.size + l->pending) * HASH_BYTES,
+                               leaves, (size_t)n * HASH_BYTES);
+    if (rc != ERR_OK) {
+        auditlog_why(why, "cannot append to %s: %s", l->dir, strerror(errno));
+        return rc;
+    }
+    l->pending += n;
+    l->pending_bytes += bundle_len;
+    return ERR_OK;
+}
+
+enum err
+auditlog_commit(struct auditlog *l, const char *note, size_t note_len, const struct merkle_range *r,
+                char why[static AUDITLOG_WHY_MAX])
 {
     struct note_checkpoint c;
     uint8_t root[HASH_BYTES];
-    uint64_t bytes;
     enum err rc;
 
     if (!l->writable || note_len >= sizeof(l->note)) {
@@ -552,22 +589,18 @@ auditlog_commit(struct auditlog *l, const uint8_t *bundle, size_t bundle_len, ui
         return ERR_BADSIG;
     }
     merkle_range_root(r, root);
-    if (c.size != l->cp.size + n || r->size != c.size || !hash_equal(root, c.root)) {
+    if (c.size != l->cp.size + l->pending || r->size != c.size || !hash_equal(root, c.root)) {
         auditlog_why(why,
                      "the checkpoint (%" PRIu64 " entries) is not the root of the %" PRIu64
                      " entries held and the %" PRIu64 " fetched",
-                     c.size, l->cp.size, n);
+                     c.size, l->cp.size, l->pending);
         return ERR_BADSIG;
     }
-    rc = auditlog_entries_bytes(l, l->cp.size, &bytes, why);
-    if (rc != ERR_OK)
-        return rc;
-    rc = auditlog_append_file(l, auditlog_entries_name, bytes, bundle, bundle_len);
+    rc = auditlog_fsync_file(l, auditlog_entries_name);
     if (rc == ERR_OK)
-        rc = auditlog_append_file(l, auditlog_leaves_name, l->cp.size * HASH_BYTES, leaves,
-                                  (size_t)n * HASH_BYTES);
+        rc = auditlog_fsync_file(l, auditlog_leaves_name);
     if (rc != ERR_OK) {
-        auditlog_why(why, "cannot append to %s: %s", l->dir, strerror(errno));
+        auditlog_why(why, "cannot sync %s: %s", l->dir, strerror(errno));
         return rc;
     }
     rc = auditlog_keep(l, note, note_len, false, NULL, why);
@@ -583,6 +616,9 @@ auditlog_commit(struct auditlog *l, const uint8_t *bundle, size_t bundle_len, ui
     l->note_len = note_len;
     l->cp = c;
     l->has_checkpoint = true;
+    l->bytes += l->pending_bytes;
+    l->pending = 0;
+    l->pending_bytes = 0;
     return ERR_OK;
 }
 

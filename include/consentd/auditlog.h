@@ -50,6 +50,9 @@ struct auditlog {
     char note[CKPT_RECORD]; /* the newest checkpoint's note, NUL-terminated */
     size_t note_len;
     struct note_checkpoint cp; /* parsed; size 0 and the empty root when none */
+    uint64_t bytes;            /* the entries file's length at cp.size (writable only) */
+    uint64_t pending;          /* entries appended past cp.size, not committed yet */
+    uint64_t pending_bytes;
 };
 
 /* A checkpoint kept in checkpoints/. */
@@ -121,17 +124,24 @@ enum err auditlog_frontier(const struct auditlog *l, struct merkle_range *r, boo
                            char why[static AUDITLOG_WHY_MAX]);
 
 /*
- * auditlog_commit appends n entries to a copy open for writing and makes note[0..note_len)
- * its newest checkpoint: bundle[0..bundle_len) is the n entries as the entries file holds
- * them, leaves their leaf hashes, and r the range of every entry after them. It checks first
- * that note is signed by the copy's key, that r's size and root are the checkpoint's, and that
- * the checkpoint's size is the old size plus n; then appends and fsyncs entries and leaves,
- * keeps the checkpoint in checkpoints/ and replaces the checkpoint file (renamed into place,
- * the directory fsynced). Returns ERR_OK; ERR_BADSIG or ERR_INVAL (why set, nothing changed)
- * if a check fails; ERR_IO (why set).
+ * auditlog_append appends n fetched entries past the commit point of a copy open for writing:
+ * bundle[0..bundle_len) is them as the entries file holds them (auditlog_bundle_add), leaves
+ * their leaf hashes. They count only once auditlog_commit makes a checkpoint cover them; until
+ * then the next auditlog_open cuts them off. Returns ERR_OK, ERR_INVAL (not writable) or ERR_IO
+ * (why set).
  */
-enum err auditlog_commit(struct auditlog *l, const uint8_t *bundle, size_t bundle_len, uint64_t n,
-                         const uint8_t (*leaves)[HASH_BYTES], const char *note, size_t note_len,
+enum err auditlog_append(struct auditlog *l, const uint8_t *bundle, size_t bundle_len, uint64_t n,
+                         const uint8_t (*leaves)[HASH_BYTES], char why[static AUDITLOG_WHY_MAX]);
+
+/*
+ * auditlog_commit makes note[0..note_len) the newest checkpoint of a copy open for writing,
+ * covering the entries it held and those appended since; r is the range of all of them. It
+ * checks first that note is signed by the copy's key and that its size and root are r's and
+ * the number of entries; then fsyncs entries and leaves, keeps the checkpoint in checkpoints/
+ * and replaces the checkpoint file (renamed into place, the directory fsynced). Returns ERR_OK;
+ * ERR_BADSIG or ERR_INVAL (why set, the copy unchanged) if a check fails; ERR_IO (why set).
+ */
+enum err auditlog_commit(struct auditlog *l, const char *note, size_t note_len,
                          const struct merkle_range *r, char why[static AUDITLOG_WHY_MAX]);
 
 /*
