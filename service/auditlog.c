@@ -332,6 +332,11 @@ auditlog_close(struct auditlog *l)
 {
     if (l == NULL)
         return;
+    /* Entries appended but never committed: leave the files as the checkpoint has them. */
+    if (l->writable && l->pending > 0) {
+        (void)auditlog_cut(l, auditlog_entries_name, l->bytes);
+        (void)auditlog_cut(l, auditlog_leaves_name, l->cp.size * HASH_BYTES);
+    }
     if (l->lock_fd != -1)
         close(l->lock_fd);
     free(l);

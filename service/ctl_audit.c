@@ -853,11 +853,22 @@ ctl_state_one(void *ctx, const void *key, size_t key_len, const void *val, size_
     return ctl_state_person(s->t, s->pol, s->orgs, nhs, s->at, s->people);
 }
 
+/* ctl_audit_num prints a number member, raw (json_add_u64) or not, into buf. */
+static const char *
+ctl_audit_num(const cJSON *m, char buf[static 24])
+{
+    if (cJSON_IsRaw(m))
+        return m->valuestring;
+    snprintf(buf, 24, "%.0f", cJSON_IsNumber(m) ? m->valuedouble : -1.0);
+    return buf;
+}
+
 static void
 ctl_state_print(const cJSON *people)
 {
     const cJSON *p, *m, *d, *b;
     const char *sep;
+    char num[24];
 
     cJSON_ArrayForEach(p, people)
     {
@@ -876,8 +887,8 @@ ctl_state_print(const cJSON *people)
                 const cJSON *g = cJSON_GetObjectItemCaseSensitive(b, "grant");
                 d = cJSON_GetObjectItemCaseSensitive(b, "datatype");
                 if (cJSON_IsString(g))
-                    printf("%s%s (grant %s, entry %.0f)", sep, d->valuestring, g->valuestring,
-                           cJSON_GetObjectItemCaseSensitive(b, "log_index")->valuedouble);
+                    printf("%s%s (grant %s, entry %s)", sep, d->valuestring, g->valuestring,
+                           ctl_audit_num(cJSON_GetObjectItemCaseSensitive(b, "log_index"), num));
                 else
                     printf("%s%s (implied rule: enrolled the person)", sep, d->valuestring);
                 sep = ", ";
@@ -1018,6 +1029,7 @@ ctl_access_print(const cJSON *list)
 {
     const cJSON *o, *m, *g, *f;
     const char *sep;
+    char num[24];
 
     if (cJSON_GetArraySize(list) == 0)
         printf("no access to this person's records is in the log\n");
@@ -1047,8 +1059,8 @@ ctl_access_print(const cJSON *list)
                 printf("  because: the implied rule (the organisation enrolled the person)\n");
                 continue;
             }
-            printf("  because: grant %s (entry %.0f)", jti->valuestring,
-                   cJSON_GetObjectItemCaseSensitive(g, "log_index")->valuedouble);
+            printf("  because: grant %s (entry %s)", jti->valuestring,
+                   ctl_audit_num(cJSON_GetObjectItemCaseSensitive(g, "log_index"), num));
             m = cJSON_GetObjectItemCaseSensitive(g, "signed_by");
             if (cJSON_IsString(m))
                 printf(", %s by %s to %s for %s from %s%s%s",

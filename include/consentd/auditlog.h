@@ -90,7 +90,10 @@ enum err auditlog_create(const char *dir, const struct note_verifier *key, struc
 enum err auditlog_open(const char *dir, bool writable, struct auditlog **out,
                        char why[static AUDITLOG_WHY_MAX]);
 
-/* auditlog_close releases the lock and frees l; NULL is a no-op. */
+/*
+ * auditlog_close cuts off entries appended since the last commit (a fetch that was refused
+ * leaves the copy as it was), releases the lock and frees l; NULL is a no-op.
+ */
 void auditlog_close(struct auditlog *l);
 
 /*
