@@ -1035,8 +1035,8 @@ ctl_access_print(const cJSON *list)
         printf("no access to this person's records is in the log\n");
     cJSON_ArrayForEach(o, list)
     {
-        printf("entry %.0f, %s: %s of %s read ",
-               cJSON_GetObjectItemCaseSensitive(o, "index")->valuedouble,
+        printf("entry %s, %s: %s of %s read ",
+               ctl_audit_num(cJSON_GetObjectItemCaseSensitive(o, "index"), num),
                cJSON_GetObjectItemCaseSensitive(o, "time")->valuestring,
                cJSON_GetObjectItemCaseSensitive(o, "client_id")->valuestring,
                cJSON_GetObjectItemCaseSensitive(o, "org")->valuestring);

@@ -120,6 +120,8 @@ check "audit access: A's two accesses, newest first, each with its grant or the 
 "$CTL" audit access $NHS_A --dir "$COPY" >"$E2E_TMP/o"
 check "audit access prints the grant behind the hospital's access" \
     grep -q "because: grant $G1 (entry $G1_INDEX), permit by $NHS_A to RX1 for TREAT" "$E2E_TMP/o"
+check "... under the line naming its entry, time, client and data" \
+    grep -q "^entry $(jq .accesses[1].index "$E2E_TMP/a.json"), .*Z: rx-req of RX1 read gp-record for TREAT\$" "$E2E_TMP/o"
 NOW=$(date -u +%FT%TZ)
 "$CTL" audit state-at "$NOW" --dir "$COPY" --json >"$E2E_TMP/s.json"
 check "audit state-at now: A readable by RX1 (grant) and A81001 (implied); B by A81001 only" \
