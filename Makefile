@@ -84,6 +84,7 @@ run: all
 
 bench: all
 	$(Q)BUILD=$(BUILD) bash tests/bench/run.sh
+	$(Q)BUILD=$(BUILD) bash tests/bench/replay.sh
 
 format:
 	$(Q)clang-format -i $(wildcard include/consentd/*.h crypto/*.c service/*.c policies/*.c tests/*.c tests/*.h tests/fuzz/*.c)

@@ -35,7 +35,11 @@ static const char usage_main[] =
     "\n"
     "commands:\n"
     "  keygen                  make an Ed25519 key pair (key file + public JWK)\n"
-    "  audit verify            check a log: signature, every entry, the root, older checkpoints\n"
+    "  audit fetch             copy the log into a local directory, verified (resumable)\n"
+    "  audit verify            check a local copy (--dir) or a running log (--url): tree,\n"
+    "                          checkpoints, signatures, every access and client rule\n"
+    "  audit state-at|access|consistency\n"
+    "                          who could read what when; a person's accesses; two checkpoints\n"
     "  audit inclusion         check that one entry is in the signed log\n"
     "  admin org add           register an organisation (admin token)\n"
     "  admin client add        register a client system: its public key and roles\n"
@@ -743,10 +747,13 @@ main(int argc, char **argv)
         return ctl_fail(EX_SOFTWARE, "cannot initialise the crypto or HTTP libraries");
     if (strcmp(argv[1], "keygen") == 0) {
         code = cmd_keygen(argc - 1, argv + 1);
-    } else if (strcmp(argv[1], "audit") == 0 && argc >= 3 && strcmp(argv[2], "verify") == 0) {
+    } else if (strcmp(argv[1], "audit") == 0 && argc >= 3 && strcmp(argv[2], "verify") == 0 &&
+               ctl_audit_online(argc - 2, argv + 2)) {
         code = cmd_verify(argc - 2, argv + 2);
     } else if (strcmp(argv[1], "audit") == 0 && argc >= 3 && strcmp(argv[2], "inclusion") == 0) {
         code = cmd_inclusion(argc - 2, argv + 2);
+    } else if (strcmp(argv[1], "audit") == 0) {
+        code = ctl_audit_main(argc - 1, argv + 1);
     } else if (strcmp(argv[1], "token") == 0 && argc >= 3 && strcmp(argv[2], "verify") == 0) {
         code = cmd_token_verify(argc - 2, argv + 2);
         /* command groups */

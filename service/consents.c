@@ -1481,7 +1481,8 @@ consents_collect(struct store_txn *t, const char *nhs, struct consents_record **
     *n = 0;
     if (nhs == NULL || !nhs_valid(nhs))
         return ERR_OK;
-    j.jti = xcalloc(CONSENTS_MAX_GRANTS, CONSENTS_JTI_MAX + 1);
+    /* Not zeroed: only the j.n rows filled are read, and zeroing 0.5 MB per decision showed. */
+    j.jti = xmalloc((size_t)CONSENTS_MAX_GRANTS * (CONSENTS_JTI_MAX + 1));
     snprintf(prefix, sizeof(prefix), "%s/", nhs);
     rc = store_scan(t, STORE_CONSENTS_BY_NHS, prefix, NHS_LEN + 1, consents_jti_one, &j);
     if (rc == ERR_OK && j.n > 0) {

@@ -129,7 +129,7 @@ rebuild_replay(struct store *live, struct store *fresh, char *report, size_t rep
     return rc;
 }
 
-static void
+void
 rebuild_remove(const char *dir)
 {
     char path[4096];
@@ -149,10 +149,8 @@ rebuild_remove(const char *dir)
 }
 
 enum err
-rebuild_compare(struct store *live, const char *scratch_dir, char *report, size_t report_cap,
-                uint64_t *entries)
+rebuild_compare_stores(struct store *stored, struct store *rebuilt, char *report, size_t report_cap)
 {
-    struct store *fresh = NULL;
     struct store_txn *a = NULL, *b = NULL;
     struct rebuild_cmp c;
     uint64_t live_count;
@@ -160,18 +158,9 @@ rebuild_compare(struct store *live, const char *scratch_dir, char *report, size_
     enum err rc;
 
     report[0] = '\0';
-    *entries = 0;
-    if (mkdir(scratch_dir, 0700) != 0) {
-        log_warn("rebuild: cannot make %s", scratch_dir);
-        return ERR_IO;
-    }
-    rc = store_open(scratch_dir, REBUILD_MAP, &fresh);
+    rc = store_begin(stored, false, &a);
     if (rc == ERR_OK)
-        rc = rebuild_replay(live, fresh, report, report_cap, entries);
-    if (rc == ERR_OK)
-        rc = store_begin(live, false, &a);
-    if (rc == ERR_OK)
-        rc = store_begin(fresh, false, &b);
+        rc = store_begin(rebuilt, false, &b);
     for (i = 0; rc == ERR_OK && i < sizeof(rebuild_tables) / sizeof(rebuild_tables[0]); i++) {
         memset(&c, 0, sizeof(c));
         c.table = rebuild_tables[i].table;
@@ -196,6 +185,27 @@ rebuild_compare(struct store *live, const char *scratch_dir, char *report, size_
     }
     store_abort(b);
     store_abort(a);
+    return rc;
+}
+
+enum err
+rebuild_compare(struct store *live, const char *scratch_dir, char *report, size_t report_cap,
+                uint64_t *entries)
+{
+    struct store *fresh = NULL;
+    enum err rc;
+
+    report[0] = '\0';
+    *entries = 0;
+    if (mkdir(scratch_dir, 0700) != 0) {
+        log_warn("rebuild: cannot make %s", scratch_dir);
+        return ERR_IO;
+    }
+    rc = store_open(scratch_dir, REBUILD_MAP, &fresh);
+    if (rc == ERR_OK)
+        rc = rebuild_replay(live, fresh, report, report_cap, entries);
+    if (rc == ERR_OK)
+        rc = rebuild_compare_stores(live, fresh, report, report_cap);
     store_close(fresh);
     rebuild_remove(scratch_dir);
     return rc;

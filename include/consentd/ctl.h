@@ -8,6 +8,7 @@
 #ifndef CTL_H
 #define CTL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include <cJSON.h>
@@ -80,5 +81,10 @@ int ctl_client_main(int argc, char **argv);
 int ctl_patient_main(int argc, char **argv);
 /* ctl_consent_main serves the group "consent" and the command "decide" (argv[0] says which). */
 int ctl_consent_main(int argc, char **argv);
+/* ctl_audit_main serves the group "audit" but for the online verify and inclusion. */
+int ctl_audit_main(int argc, char **argv);
+
+/* ctl_audit_online is true if a command's arguments name a --url (audit verify's online form). */
+bool ctl_audit_online(int argc, char **argv);
 
 #endif

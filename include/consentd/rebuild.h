@@ -26,4 +26,16 @@
 enum err rebuild_compare(struct store *live, const char *scratch_dir, char *report,
                          size_t report_cap, uint64_t *entries);
 
+/*
+ * rebuild_compare_stores compares the state tables of stored and rebuilt, both ways, as
+ * rebuild_compare does after its replay (the auditor compares its own replay with a data
+ * directory through it). Returns ERR_OK when identical; ERR_CONFLICT with a sentence in
+ * report naming the first difference; ERR_STORAGE.
+ */
+enum err rebuild_compare_stores(struct store *stored, struct store *rebuilt, char *report,
+                                size_t report_cap);
+
+/* rebuild_remove removes the scratch directory dir and the files in it. */
+void rebuild_remove(const char *dir);
+
 #endif
