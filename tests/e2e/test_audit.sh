@@ -34,7 +34,7 @@ check "server starts" start_server "$DATA"
     --type gp-practice --endpoint "http://127.0.0.1:9/gp/fhir" >/dev/null
 "$CTL" admin org add --token "$ADMIN_TOKEN" --ods RX1 --name 'City Hospital' --type hospital \
     --endpoint "http://127.0.0.1:9/rx1/fhir" >/dev/null
-for k in gp gpr rx aud pa pa2 pb other; do "$CTL" keygen --out "$E2E_TMP/$k.key" >/dev/null; done
+for k in gp gpr rx rxe aud pa pa2 pb other; do "$CTL" keygen --out "$E2E_TMP/$k.key" >/dev/null; done
 client() { # client ID ORG KEY ROLES
     "$CTL" admin client add --token "$ADMIN_TOKEN" --id "$1" --org "$2" --key "$E2E_TMP/$3.key" \
         --roles "$4" >/dev/null
@@ -43,6 +43,7 @@ client gp-en A81001 gp enroller
 client gp-req A81001 gpr requester,custodian
 client rx-req RX1 rx requester
 client aud-1 A81001 aud auditor
+client rx-em RX1 rxe emergency
 GP=$("$CTL" client token --id gp-en --key "$E2E_TMP/gp.key" --scope enrol)
 AUD=$("$CTL" client token --id aud-1 --key "$E2E_TMP/aud.key" --scope audit)
 enrol() { # enrol NHS KEY TOKEN
@@ -54,19 +55,20 @@ enrol $NHS_A pa "$GP"
 enrol $NHS_B pb "$GP"
 G1=$("$CTL" consent grant --nhs $NHS_A --key "$E2E_TMP/pa.key" --org RX1 --purpose TREAT \
     --datatypes gp-record --until 2030-01-01 | jq -r .jti)
-token() { # token ID KEY NHS: POST /oauth2/token for gp-record, TREAT; prints the status
+token() { # token ID KEY NHS [EXTRA_MEMBERS]: POST /oauth2/token for gp-record, TREAT; prints the status
     curl -s -o "$E2E_TMP/t" -w '%{http_code}' -d grant_type=client_credentials \
         -d "client_assertion_type=$CA_TYPE" \
         --data-urlencode "client_assertion=$("$CTL" client assertion --id "$1" \
             --key "$E2E_TMP/$2.key" --aud "$ISS/oauth2/token")" \
-        --data-urlencode "authorization_details=[{\"type\":\"care-record-access\",\"identifier\":\"$3\",\"purpose\":\"TREAT\",\"datatypes\":[\"gp-record\"]}]" \
+        --data-urlencode "authorization_details=[{\"type\":\"care-record-access\",\"identifier\":\"$3\",\"purpose\":\"TREAT\",\"datatypes\":[\"gp-record\"]${4:+,$4}}]" \
         "$ISS/oauth2/token"
 }
 st1=$(token rx-req rx $NHS_A)
 st2=$(token gp-req gpr $NHS_A)
 st3=$(token gp-req gpr $NHS_B)
-check "tokens: by A's grant to RX1, and twice by the implied rule (200 each)" \
-    test "$st1 $st2 $st3" = "200 200 200"
+st4=$(token rx-em rxe $NHS_B '"break_glass":{"reason":"found unconscious"}')
+check "tokens: by A's grant to RX1, twice by the implied rule, once by break-glass (200 each)" \
+    test "$st1 $st2 $st3 $st4" = "200 200 200 200"
 "$CTL" patient rotate --nhs $NHS_A --key "$E2E_TMP/pa.key" --new-key "$E2E_TMP/pa2.key" >/dev/null
 "$CTL" admin client retire --token "$ADMIN_TOKEN" --id rx-req --reason 'contract ended' >/dev/null
 SIZE=$(checkpoint_size)
@@ -106,9 +108,9 @@ SIZE=$((SIZE + 1))
 "$CTL" audit verify --dir "$COPY" >"$E2E_TMP/o" 2>&1
 st=$?
 check "audit verify: 0 findings, exit 0 (signatures, accesses checked)" \
-    bash -c "[ $st = 0 ] && grep -q '^verified: $SIZE entries.*2 kept checkpoints checked; replayed: [1-9][0-9]* patient signatures, 3 accesses (0 break-glass).*; 0 findings\$' '$E2E_TMP/o'"
+    bash -c "[ $st = 0 ] && grep -q '^verified: $SIZE entries.*2 kept checkpoints checked; replayed: [1-9][0-9]* patient signatures, 4 accesses (1 break-glass).*; 0 findings\$' '$E2E_TMP/o'"
 "$CTL" audit verify --dir "$COPY" --json >"$E2E_TMP/v.json"
-check "audit verify --json" jqt '.ok and .finding_count == 0 and .accesses == 3 and .findings == []' "$E2E_TMP/v.json"
+check "audit verify --json" jqt '.ok and .finding_count == 0 and .accesses == 4 and .break_glass == 1 and .findings == []' "$E2E_TMP/v.json"
 G1_INDEX=$(entry_index "select(.type == \"consent\")")
 "$CTL" audit access $NHS_A --dir "$COPY" --json >"$E2E_TMP/a.json"
 check "audit access: A's two accesses, newest first, each with its grant or the implied rule" \
@@ -117,6 +119,11 @@ check "audit access: A's two accesses, newest first, each with its grant or the 
         .accesses[1].client_id == "rx-req" and .accesses[1].grants[0].jti == $g and
         .accesses[1].grants[0].log_index == $gi and .accesses[1].grants[0].signed_by == "'$NHS_A'" and
         .accesses[1].grants[0].grantee == "RX1" and .accesses[1].findings == []' "$E2E_TMP/a.json"
+"$CTL" audit access $NHS_B --dir "$COPY" --json >"$E2E_TMP/b.json"
+check "audit access: B's break-glass access with its reason, first, and no finding" \
+    jqt '(.accesses | length) == 2 and .accesses[0].client_id == "rx-em" and
+        .accesses[0].break_glass.reason == "found unconscious" and .accesses[0].purpose == "BTG" and
+        .accesses[0].findings == []' "$E2E_TMP/b.json"
 "$CTL" audit access $NHS_A --dir "$COPY" >"$E2E_TMP/o"
 check "audit access prints the grant behind the hospital's access" \
     grep -q "because: grant $G1 (entry $G1_INDEX), permit by $NHS_A to RX1 for TREAT" "$E2E_TMP/o"
