@@ -49,6 +49,7 @@ static const struct http_route http_routes[] = {
     {"GET", "/log/proof/inclusion", false, api_log_inclusion},
     {"GET", "/log/proof/consistency", false, api_log_consistency},
     {"GET", "/log/entries", false, api_log_entries},
+    {"GET", "/log/tile/", true, api_log_tile},
     {"POST", "/v1/orgs", false, api_org_create},
     {"GET", "/healthz", false, api_ops_healthz},
     {"GET", "/readyz", false, api_ops_readyz},
@@ -258,8 +259,10 @@ http_reply(struct http_call *c, int status, const char *content_type, const char
     req->res.reason = http_reason(status);
     h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, content_type,
                    strlen(content_type));
-    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CACHE_CONTROL, NULL,
-                   H2O_STRLIT("no-store"));
+    /* Nothing is cached unless the handler said otherwise (tiles do). */
+    if (h2o_find_header_by_str(&req->res.headers, H2O_STRLIT("cache-control"), -1) == -1)
+        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CACHE_CONTROL, NULL,
+                       H2O_STRLIT("no-store"));
     req->res.content_length = len;
     h2o_send_inline(req, body, len);
 }

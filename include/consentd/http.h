@@ -139,7 +139,10 @@ void http_reply_oauth_error(struct http_call *c, int status, const char *error, 
  */
 cJSON *http_json_body(struct http_call *c);
 
-/* http_reply sends status with the given content type and body (copied). */
+/*
+ * http_reply sends status with the given content type and body (copied), with Cache-Control:
+ * no-store unless the handler added a cache-control header first (http_add_header).
+ */
 void http_reply(struct http_call *c, int status, const char *content_type, const char *body,
                 size_t len);
 
