@@ -1024,27 +1024,6 @@ http_worker_run(void *arg)
     return NULL;
 }
 
-static SSL_CTX *
-http_tls_context(const struct config *cfg)
-{
-    SSL_CTX *ssl = SSL_CTX_new(TLS_server_method());
-
-    if (ssl == NULL)
-        return NULL;
-    SSL_CTX_set_min_proto_version(ssl, TLS1_2_VERSION);
-    SSL_CTX_set_options(ssl, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION |
-                                 SSL_OP_CIPHER_SERVER_PREFERENCE);
-    if (SSL_CTX_use_certificate_chain_file(ssl, cfg->tls_cert) != 1 ||
-        SSL_CTX_use_PrivateKey_file(ssl, cfg->tls_key, SSL_FILETYPE_PEM) != 1 ||
-        SSL_CTX_check_private_key(ssl) != 1) {
-        log_warnx("http: cannot load the TLS certificate %s and key %s", cfg->tls_cert,
-                  cfg->tls_key);
-        SSL_CTX_free(ssl);
-        return NULL;
-    }
-    return ssl;
-}
-
 enum err
 http_serve(struct http_app *app)
 {
@@ -1066,15 +1045,7 @@ http_serve(struct http_app *app)
         n = cores < 1 ? 1 : cores > CONFIG_MAX_THREADS ? CONFIG_MAX_THREADS : (unsigned)cores;
     }
     http_max_conns = cfg->max_connections;
-    if (cfg->tls_cert[0] != '\0' || cfg->tls_key[0] != '\0') {
-        if (cfg->tls_cert[0] == '\0' || cfg->tls_key[0] == '\0') {
-            log_warnx("http: TLS needs both tls_cert and tls_key");
-            return ERR_IO;
-        }
-        ssl = http_tls_context(cfg);
-        if (ssl == NULL)
-            return ERR_IO;
-    }
+    ssl = app->tls;
 
     h2o_config_init(&http_gconf);
     http_gconf.server_name = h2o_iovec_init(H2O_STRLIT("consentd"));
@@ -1122,8 +1093,6 @@ http_serve(struct http_app *app)
         pthread_join(workers[i].tid, NULL);
     if (atomic_load(&http_conns) == 0)
         h2o_config_dispose(&http_gconf);
-    if (ssl != NULL)
-        SSL_CTX_free(ssl);
     rc = ERR_OK;
 out:
     if (rc != ERR_OK)

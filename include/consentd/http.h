@@ -27,6 +27,7 @@
 #include "consentd/secret.h"
 #include "consentd/sequencer.h"
 #include "consentd/store.h"
+#include "consentd/tls.h"
 #include "consentd/token.h"
 
 #define HTTP_REQUEST_ID_LEN 32 /* hex characters */
@@ -42,6 +43,7 @@ struct http_app {
     struct secret_check *admin;
     const struct ckpt_signer *signer;
     const struct token_signer *tokens;
+    SSL_CTX *tls;                    /* from tls_context_new; NULL: plain HTTP */
     char log_key[NOTE_VKEY_MAX + 1]; /* the checkpoint verifier key */
 };
 
@@ -196,8 +198,9 @@ struct http_metrics {
 void http_metrics_get(struct http_metrics *m);
 
 /*
- * http_serve serves app until SIGTERM or SIGINT, then stops accepting, completes the writes in
- * flight and returns. Returns ERR_IO if it cannot listen (logged).
+ * http_serve serves app (over TLS when app->tls is set) until SIGTERM or SIGINT, then stops
+ * accepting, completes the writes in flight and returns. Returns ERR_IO if it cannot listen
+ * (logged).
  */
 enum err http_serve(struct http_app *app);
 
