@@ -1,7 +1,8 @@
 /*
  * api_log: the verifiable log over HTTP: checkpoint, verifier key, inclusion and consistency
- * proofs (anyone), and entries (admin). Proofs are answered only for sizes up to the latest
- * signed checkpoint, since a proof is only useful against a root someone can verify.
+ * proofs and C2SP hash tiles (anyone), and entries and entry bundles (auditors). Proofs and
+ * tiles are answered only for sizes up to the latest signed checkpoint, since a hash is only
+ * useful against a root someone can verify.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,12 +11,21 @@
 #include "consentd/api.h"
 #include "consentd/b64.h"
 #include "consentd/json.h"
+#include "consentd/tiles.h"
 #include "consentd/tlog.h"
 
 #define API_LOG_MAX_ENTRIES 1000
 #define API_LOG_MAX_BYTES   (8 * 1024 * 1024) /* answer fewer entries rather than more */
 #define API_LOG_HASH_B64    45                /* base64 of 32 bytes, with the NUL */
 #define API_LOG_PROOF_JSON  (128 + (MERKLE_MAX_PROOF + 1) * (API_LOG_HASH_B64 + 3))
+
+/*
+ * A tile's path names bytes that never change: a partial tile is the first W hashes (or
+ * entries) of its tile, forever. Entry bundles name people, so only private caches may keep
+ * them.
+ */
+#define API_LOG_TILE_CACHE   "public, max-age=31536000, immutable"
+#define API_LOG_BUNDLE_CACHE "private, max-age=31536000, immutable"
 
 /*
  * api_log_proof_json answers {<head>,"proof":["<b64>",…]} where head holds the members before
@@ -257,4 +267,60 @@ api_log_entries(struct http_call *c)
     else
         http_reply_json(c, 200, j);
     cJSON_Delete(j);
+}
+
+void
+api_log_tile(struct http_call *c)
+{
+    struct tiles_path p;
+    struct token_claims who;
+    bool is_admin;
+    char why[TILES_WHY_MAX];
+    const char *rest;
+    struct store_txn *t = NULL;
+    uint8_t hashes[TILES_MAX_HASH], *bundle = NULL;
+    uint64_t published;
+    size_t len;
+    unsigned have;
+    enum err rc;
+
+    rest = http_path_param(c, &len);
+    if (!http_query(c, NULL, 0, NULL))
+        return;
+    if (tiles_parse(rest, len, &p, why) != ERR_OK) {
+        http_reply_problem(c, 400, "invalid-tile-path", "Invalid tile path", "%s", why);
+        return;
+    }
+    /* Entries name people: only auditors see them. Hash tiles are public, like proofs. */
+    if (p.entries && !http_require_admin_or_token(c, TOKEN_SCOPE_AUDIT, &who, &is_admin))
+        return;
+    published = api_log_published_size(c);
+    have = tiles_width(published, p.entries ? 0 : p.level, p.index);
+    if (have < p.width) {
+        if (have == 0)
+            http_reply_problem(c, 404, "beyond-tree", "Tile beyond the tree",
+                               "the tree of the latest signed checkpoint (%llu entries) has no "
+                               "such tile",
+                               (unsigned long long)published);
+        else
+            http_reply_problem(c, 404, "beyond-tree", "Tile beyond the tree",
+                               "the tree of the latest signed checkpoint (%llu entries) has "
+                               "only %u of the %u %s asked for; ask for .p/%u",
+                               (unsigned long long)published, have, p.width,
+                               p.entries ? "entries" : "hashes", have);
+        return;
+    }
+    rc = store_begin(http_app_of(c)->store, false, &t);
+    if (rc == ERR_OK)
+        rc = p.entries ? tiles_entry_bundle(t, published, &p, &bundle, &len)
+                       : tiles_hashes(t, published, &p, hashes, &len);
+    store_abort(t);
+    if (rc != ERR_OK) {
+        api_log_store_failed(c, rc);
+        return;
+    }
+    http_add_header(c, "cache-control", p.entries ? API_LOG_BUNDLE_CACHE : API_LOG_TILE_CACHE);
+    http_reply(c, 200, "application/octet-stream",
+               p.entries ? (const char *)bundle : (const char *)hashes, len);
+    free(bundle);
 }

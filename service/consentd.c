@@ -25,6 +25,7 @@
 #include "consentd/secret.h"
 #include "consentd/sequencer.h"
 #include "consentd/store.h"
+#include "consentd/tls.h"
 #include "consentd/token.h"
 
 #define WHY_MAX 512
@@ -64,7 +65,7 @@ static const char usage_serve[] =
     "  --threads N             HTTP worker threads (default: one per core)\n"
     "  --max-connections N     open connections, all threads together (default 1024)\n"
     "  --tls-cert FILE         serve HTTPS with this PEM certificate chain...\n"
-    "  --tls-key FILE          ...and this PEM private key\n"
+    "  --tls-key FILE          ...and this PEM private key (mode 0600)\n"
     "  --check-config          check the configuration, print \"configuration OK\", and exit\n"
     "  --rebuild               replay the log into fresh state, compare it with the stored\n"
     "                          state table by table, report, and exit (0: identical)\n"
@@ -305,6 +306,7 @@ cmd_serve(int argc, char **argv)
     struct policy *pol = NULL;
     struct store *store = NULL;
     struct sequencer *seq = NULL;
+    SSL_CTX *tls = NULL;
     size_t nflags = 0, i;
     uint16_t port;
     int ch, code = EX_CONFIG, lock_fd = -1, cleared = 0;
@@ -391,6 +393,11 @@ cmd_serve(int argc, char **argv)
         fprintf(stderr, "consentd: issuer \"%s\" is too long\n", cfg.issuer);
         goto out;
     }
+    /* Before anything is opened, and in --check-config too: a bad certificate is config. */
+    if (tls_context_new(cfg.tls_cert, cfg.tls_key, &tls, why, sizeof(why)) != ERR_OK) {
+        fprintf(stderr, "consentd: %s\n", why);
+        goto out;
+    }
     if (check_only) {
         printf("configuration OK\n");
         code = EX_OK;
@@ -424,6 +431,7 @@ cmd_serve(int argc, char **argv)
     app.policy = pol;
     app.signer = &signer;
     app.tokens = &tokens;
+    app.tls = tls;
     app.admin = secret_check_new(cfg.admin_token_hash);
     if (app.admin == NULL ||
         note_verifier_format(&signer.verifier, app.log_key, sizeof(app.log_key)) != ERR_OK)
@@ -440,6 +448,7 @@ out:
     keys_free(ck);
     keys_free(tk);
     policy_free(pol);
+    tls_context_free(tls);
     if (lock_fd != -1)
         close(lock_fd);
     if (code == EX_OK && !check_only)

@@ -49,6 +49,7 @@ static const struct http_route http_routes[] = {
     {"GET", "/log/proof/inclusion", false, api_log_inclusion},
     {"GET", "/log/proof/consistency", false, api_log_consistency},
     {"GET", "/log/entries", false, api_log_entries},
+    {"GET", "/log/tile/", true, api_log_tile},
     {"POST", "/v1/orgs", false, api_org_create},
     {"GET", "/healthz", false, api_ops_healthz},
     {"GET", "/readyz", false, api_ops_readyz},
@@ -263,8 +264,10 @@ http_reply(struct http_call *c, int status, const char *content_type, const char
     req->res.reason = http_reason(status);
     h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, content_type,
                    strlen(content_type));
-    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CACHE_CONTROL, NULL,
-                   H2O_STRLIT("no-store"));
+    /* Nothing is cached unless the handler said otherwise (tiles do). */
+    if (h2o_find_header_by_str(&req->res.headers, H2O_STRLIT("cache-control"), -1) == -1)
+        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CACHE_CONTROL, NULL,
+                       H2O_STRLIT("no-store"));
     req->res.content_length = len;
     /* The request log's filter runs inside h2o_send_inline, on this thread: it reads c. */
     http_replying = c;
@@ -1060,27 +1063,6 @@ http_worker_run(void *arg)
     return NULL;
 }
 
-static SSL_CTX *
-http_tls_context(const struct config *cfg)
-{
-    SSL_CTX *ssl = SSL_CTX_new(TLS_server_method());
-
-    if (ssl == NULL)
-        return NULL;
-    SSL_CTX_set_min_proto_version(ssl, TLS1_2_VERSION);
-    SSL_CTX_set_options(ssl, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION |
-                                 SSL_OP_CIPHER_SERVER_PREFERENCE);
-    if (SSL_CTX_use_certificate_chain_file(ssl, cfg->tls_cert) != 1 ||
-        SSL_CTX_use_PrivateKey_file(ssl, cfg->tls_key, SSL_FILETYPE_PEM) != 1 ||
-        SSL_CTX_check_private_key(ssl) != 1) {
-        log_warnx("http: cannot load the TLS certificate %s and key %s", cfg->tls_cert,
-                  cfg->tls_key);
-        SSL_CTX_free(ssl);
-        return NULL;
-    }
-    return ssl;
-}
-
 enum err
 http_serve(struct http_app *app)
 {
@@ -1102,15 +1084,7 @@ http_serve(struct http_app *app)
         n = cores < 1 ? 1 : cores > CONFIG_MAX_THREADS ? CONFIG_MAX_THREADS : (unsigned)cores;
     }
     http_max_conns = cfg->max_connections;
-    if (cfg->tls_cert[0] != '\0' || cfg->tls_key[0] != '\0') {
-        if (cfg->tls_cert[0] == '\0' || cfg->tls_key[0] == '\0') {
-            log_warnx("http: TLS needs both tls_cert and tls_key");
-            return ERR_IO;
-        }
-        ssl = http_tls_context(cfg);
-        if (ssl == NULL)
-            return ERR_IO;
-    }
+    ssl = app->tls;
 
     h2o_config_init(&http_gconf);
     http_gconf.server_name = h2o_iovec_init(H2O_STRLIT("consentd"));
@@ -1158,8 +1132,6 @@ http_serve(struct http_app *app)
         pthread_join(workers[i].tid, NULL);
     if (atomic_load(&http_conns) == 0)
         h2o_config_dispose(&http_gconf);
-    if (ssl != NULL)
-        SSL_CTX_free(ssl);
     rc = ERR_OK;
 out:
     if (rc != ERR_OK)

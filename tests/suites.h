@@ -39,5 +39,7 @@ Suite *consents_suite(void);
 Suite *access_suite(void);
 Suite *authz_suite(void);
 Suite *audit_suite(void);
+Suite *tiles_suite(void);
+Suite *tls_suite(void);
 
 #endif

@@ -17,6 +17,8 @@ void api_log_key(struct http_call *c);
 void api_log_inclusion(struct http_call *c);
 void api_log_consistency(struct http_call *c);
 void api_log_entries(struct http_call *c);
+/* GET /log/tile/…: C2SP tlog-tiles; hash tiles to anyone, entry bundles to auditors. */
+void api_log_tile(struct http_call *c);
 
 void api_org_create(struct http_call *c);
 

@@ -27,6 +27,7 @@
 #include "consentd/secret.h"
 #include "consentd/sequencer.h"
 #include "consentd/store.h"
+#include "consentd/tls.h"
 #include "consentd/token.h"
 
 #define HTTP_REQUEST_ID_LEN 32 /* hex characters */
@@ -44,6 +45,7 @@ struct http_app {
     struct secret_check *admin;
     const struct ckpt_signer *signer;
     const struct token_signer *tokens;
+    SSL_CTX *tls;                    /* from tls_context_new; NULL: plain HTTP */
     char log_key[NOTE_VKEY_MAX + 1]; /* the checkpoint verifier key */
 };
 
@@ -150,7 +152,10 @@ cJSON *http_json_body(struct http_call *c);
  */
 void http_log_who(struct http_call *c, const char *who, const char *jti);
 
-/* http_reply sends status with the given content type and body (copied). */
+/*
+ * http_reply sends status with the given content type and body (copied), with Cache-Control:
+ * no-store unless the handler added a cache-control header first (http_add_header).
+ */
 void http_reply(struct http_call *c, int status, const char *content_type, const char *body,
                 size_t len);
 
@@ -204,8 +209,9 @@ struct http_metrics {
 void http_metrics_get(struct http_metrics *m);
 
 /*
- * http_serve serves app until SIGTERM or SIGINT, then stops accepting, completes the writes in
- * flight and returns. Returns ERR_IO if it cannot listen (logged).
+ * http_serve serves app (over TLS when app->tls is set) until SIGTERM or SIGINT, then stops
+ * accepting, completes the writes in flight and returns. Returns ERR_IO if it cannot listen
+ * (logged).
  */
 enum err http_serve(struct http_app *app);
 
