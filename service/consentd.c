@@ -300,7 +300,7 @@ cmd_serve(int argc, char **argv)
     struct http_app app;
     struct config cfg;
     struct ckpt_signer signer = {0};
-    struct token_signer tokens = {0};
+    struct token_signer tokens;
     struct keys_pair *ck = NULL, *tk = NULL;
     struct policy *pol = NULL;
     struct store *store = NULL;
@@ -310,6 +310,8 @@ cmd_serve(int argc, char **argv)
     int ch, code = EX_CONFIG, lock_fd = -1, cleared = 0;
     enum err rc;
 
+    /* Cleared on every way out, initialised or not; an atomic member cannot take {0} in clang. */
+    memset(&tokens, 0, sizeof(tokens));
     while ((ch = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (ch) {
         case 'd':

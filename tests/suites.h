@@ -39,5 +39,6 @@ Suite *consents_suite(void);
 Suite *access_suite(void);
 Suite *authz_suite(void);
 Suite *tokenkeys_suite(void);
+Suite *token_suite(void);
 
 #endif
