@@ -126,24 +126,29 @@ api_oauth_metadata(struct http_call *c)
 void
 api_oauth_jwks(struct http_call *c)
 {
-    const struct token_signer *s = http_app_of(c)->tokens;
+    struct token_keys tk;
     char x[64];
     cJSON *j = cJSON_CreateObject(), *keys, *k;
+    size_t i;
 
+    /* The current key, then the retired one while tokens it signed may still be alive. */
+    token_signer_keys(http_app_of(c)->tokens, (int64_t)time(NULL), &tk);
     keys = cJSON_AddArrayToObject(j, "keys");
-    if (b64_encode(s->pk, sizeof(s->pk), B64_URL, x, sizeof(x)) != ERR_OK) {
-        cJSON_Delete(j);
-        http_reply_problem(c, 500, "internal", "Internal error", "cannot encode the token key");
-        return;
+    for (i = 0; i < tk.n; i++) {
+        if (b64_encode(tk.k[i].pk, sizeof(tk.k[i].pk), B64_URL, x, sizeof(x)) != ERR_OK) {
+            cJSON_Delete(j);
+            http_reply_problem(c, 500, "internal", "Internal error", "cannot encode the token key");
+            return;
+        }
+        k = cJSON_CreateObject();
+        cJSON_AddStringToObject(k, "kty", "OKP");
+        cJSON_AddStringToObject(k, "crv", "Ed25519");
+        cJSON_AddStringToObject(k, "x", x);
+        cJSON_AddStringToObject(k, "kid", tk.k[i].kid);
+        cJSON_AddStringToObject(k, "alg", "EdDSA");
+        cJSON_AddStringToObject(k, "use", "sig");
+        cJSON_AddItemToArray(keys, k);
     }
-    k = cJSON_CreateObject();
-    cJSON_AddStringToObject(k, "kty", "OKP");
-    cJSON_AddStringToObject(k, "crv", "Ed25519");
-    cJSON_AddStringToObject(k, "x", x);
-    cJSON_AddStringToObject(k, "kid", s->kid);
-    cJSON_AddStringToObject(k, "alg", "EdDSA");
-    cJSON_AddStringToObject(k, "use", "sig");
-    cJSON_AddItemToArray(keys, k);
     http_reply_json(c, 200, j);
     cJSON_Delete(j);
 }

@@ -44,6 +44,7 @@ static const char usage_main[] =
     "  admin org add           register an organisation (admin token)\n"
     "  admin client add        register a client system: its public key and roles\n"
     "  admin client retire     retire a client\n"
+    "  admin rotate-token-key  make a new token-signing key (the old one verifies until expiry)\n"
     "  client assertion        print a client assertion (RFC 7523) signed with a client key\n"
     "  client token            get an access token for a client at the token endpoint\n"
     "  token verify            verify an access token offline against the service's JWKS\n"

@@ -27,6 +27,7 @@
 #include "consentd/store.h"
 #include "consentd/tls.h"
 #include "consentd/token.h"
+#include "consentd/tokenkeys.h"
 
 #define WHY_MAX 512
 
@@ -229,6 +230,91 @@ load_key(const struct config *cfg, const char *name, const char *what, struct ke
     return rc;
 }
 
+/*
+ * load_token_keys makes the token signer from the token-key state the log records: with no
+ * key.rotate entry, the key in CONFIG_TOKEN_KEY_NAME; otherwise the current key's own file,
+ * which must hold that key, and the retired public key with its publication window. Unless
+ * check_only, it removes a retired key's private key file that is still there (a stop between
+ * a rotation's commit and its clean-up).
+ */
+static enum err
+load_token_keys(const struct config *cfg, struct store *store, bool check_only,
+                struct token_signer *tokens)
+{
+    char name[TOKENKEYS_FILE_MAX], path[PATH_MAX], kid[KEYS_KID_LEN + 1];
+    uint8_t pk[KEYS_PUBLIC_BYTES];
+    struct tokenkeys_state st;
+    struct keys_pair *tk = NULL;
+    struct store_txn *t = NULL;
+    const char *leftovers[2];
+    bool rotated;
+    size_t i;
+    enum err rc;
+
+    rc = store_begin(store, false, &t);
+    if (rc == ERR_OK)
+        rc = tokenkeys_get(t, &st);
+    store_abort(t);
+    if (rc != ERR_OK && rc != ERR_NOTFOUND) {
+        fprintf(stderr, "consentd: cannot read the token keys from the store: %s\n", err_str(rc));
+        return rc;
+    }
+    rotated = rc == ERR_OK;
+    tokenkeys_file_name(rotated ? st.current : NULL, name);
+    if (load_key(cfg, name, "token", &tk) != ERR_OK) {
+        if (rotated)
+            fprintf(stderr,
+                    "consentd: the log's key.rotate entries name %s as the current token key; "
+                    "restore its key file %s\n",
+                    st.current, name);
+        return ERR_PERM;
+    }
+    keys_public(tk, pk);
+    keys_kid(pk, kid);
+    if (rotated && strcmp(kid, st.current) != 0) {
+        fprintf(stderr,
+                "consentd: the token key file %s holds key %s, not the current key %s the log "
+                "names\n",
+                name, kid, st.current);
+        keys_free(tk);
+        return ERR_PERM;
+    }
+    if (token_signer_init(tokens, tk, cfg->issuer) != ERR_OK) {
+        fprintf(stderr, "consentd: issuer \"%s\" is too long\n", cfg->issuer);
+        return ERR_INVAL;
+    }
+    if (!rotated)
+        return ERR_OK;
+    token_signer_set_retired(tokens, st.retired_pk, tokenkeys_published_until(st.retired_at));
+    if (check_only)
+        return ERR_OK;
+    /*
+     * A retired key only verifies: its private key file, if a stop between the rotation's
+     * commit and its clean-up left it, has no use any more. Only a file holding that very key
+     * is removed.
+     */
+    leftovers[0] = CONFIG_TOKEN_KEY_NAME;
+    tokenkeys_file_name(st.retired, name);
+    leftovers[1] = name;
+    for (i = 0; i < 2; i++) {
+        if (config_path(cfg, leftovers[i], path) != ERR_OK || access(path, F_OK) != 0 ||
+            keys_load(path, &tk) != ERR_OK)
+            continue;
+        keys_public(tk, pk);
+        keys_free(tk);
+        tk = NULL;
+        keys_kid(pk, kid);
+        if (strcmp(kid, st.retired) != 0)
+            continue;
+        if (unlink(path) == 0)
+            log_info("consentd: removed %s, the private key of retired token key %s", path, kid);
+        else
+            log_warn("consentd: cannot remove %s, the private key of retired token key %s", path,
+                     kid);
+    }
+    return ERR_OK;
+}
+
 /* cmd_rebuild runs --rebuild: replay, compare, report; EX_DATAERR when the states differ. */
 static int
 cmd_rebuild(const struct config *cfg, struct store *store)
@@ -301,8 +387,8 @@ cmd_serve(int argc, char **argv)
     struct http_app app;
     struct config cfg;
     struct ckpt_signer signer = {0};
-    struct token_signer tokens = {0};
-    struct keys_pair *ck = NULL, *tk = NULL;
+    struct token_signer tokens;
+    struct keys_pair *ck = NULL;
     struct policy *pol = NULL;
     struct store *store = NULL;
     struct sequencer *seq = NULL;
@@ -312,6 +398,8 @@ cmd_serve(int argc, char **argv)
     int ch, code = EX_CONFIG, lock_fd = -1, cleared = 0;
     enum err rc;
 
+    /* Cleared on every way out, initialised or not; an atomic member cannot take {0} in clang. */
+    memset(&tokens, 0, sizeof(tokens));
     while ((ch = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (ch) {
         case 'd':
@@ -385,40 +473,40 @@ cmd_serve(int argc, char **argv)
         fprintf(stderr, "consentd: origin \"%s\" is not a valid key name\n", cfg.origin);
         goto out;
     }
-    if (load_key(&cfg, CONFIG_TOKEN_KEY_NAME, "token", &tk) != ERR_OK)
-        goto out;
-    rc = token_signer_init(&tokens, tk, cfg.issuer);
-    tk = NULL;
-    if (rc != ERR_OK) {
-        fprintf(stderr, "consentd: issuer \"%s\" is too long\n", cfg.issuer);
-        goto out;
-    }
     /* Before anything is opened, and in --check-config too: a bad certificate is config. */
     if (tls_context_new(cfg.tls_cert, cfg.tls_key, &tls, why, sizeof(why)) != ERR_OK) {
         fprintf(stderr, "consentd: %s\n", why);
         goto out;
     }
-    if (check_only) {
-        printf("configuration OK\n");
-        code = EX_OK;
-        goto out;
-    }
-    lock_fd = lock_data_dir(&cfg);
-    if (lock_fd == -1) {
-        fprintf(stderr, "consentd: %s is in use by another consentd (or cannot be locked)\n", data);
-        code = EX_TEMPFAIL;
-        goto out;
+    if (!check_only) {
+        lock_fd = lock_data_dir(&cfg);
+        if (lock_fd == -1) {
+            fprintf(stderr, "consentd: %s is in use by another consentd (or cannot be locked)\n",
+                    data);
+            code = EX_TEMPFAIL;
+            goto out;
+        }
     }
     code = EX_IOERR;
     if (config_path(&cfg, CONFIG_LMDB_DIR_NAME, path) != ERR_OK ||
         store_open(path, cfg.map_size_mb * 1024 * 1024, &store) != ERR_OK)
         goto out;
-    if (store_reader_check(store, &cleared) == ERR_OK && cleared > 0)
+    if (!check_only && store_reader_check(store, &cleared) == ERR_OK && cleared > 0)
         log_info("consentd: cleared %d stale LMDB reader slots", cleared);
     if (rebuild) {
         code = cmd_rebuild(&cfg, store);
         goto out;
     }
+    /* Which token key is current is in the log, so the store is read first. */
+    code = EX_CONFIG;
+    if (load_token_keys(&cfg, store, check_only, &tokens) != ERR_OK)
+        goto out;
+    if (check_only) {
+        printf("configuration OK\n");
+        code = EX_OK;
+        goto out;
+    }
+    code = EX_IOERR;
     if (config_path(&cfg, CONFIG_CKPT_LOG_NAME, path) != ERR_OK ||
         sequencer_open(store, &signer, path, cfg.batch_max, cfg.queue_max, &seq) != ERR_OK ||
         sequencer_start(seq) != ERR_OK)
@@ -446,7 +534,6 @@ out:
     ckpt_signer_clear(&signer);
     token_signer_clear(&tokens);
     keys_free(ck);
-    keys_free(tk);
     policy_free(pol);
     tls_context_free(tls);
     if (lock_fd != -1)

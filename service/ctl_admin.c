@@ -1,6 +1,7 @@
 /*
- * ctl_admin: consentctl admin …: registering organisations and clients, and retiring clients,
- * with the admin token. Each command prints the service's JSON answer on success.
+ * ctl_admin: consentctl admin …: registering organisations and clients, retiring clients, and
+ * rotating the token-signing key, with the admin token. Each command prints the service's JSON
+ * answer on success.
  */
 #include <getopt.h>
 #include <stdio.h>
@@ -24,6 +25,8 @@ static const char usage_admin[] =
     "  org add         register an organisation\n"
     "  client add      register a client system with its public key and roles\n"
     "  client retire   retire a client: its assertions and tokens stop working\n"
+    "  rotate-token-key\n"
+    "                  make a new token-signing key; the old one verifies 61 minutes more\n"
     "\n"
     "Every command takes --url URL (default $CONSENTD_URL, else " CONFIG_DEFAULT_ISSUER ")\n"
     "and the admin token as --token TOKEN or $CONSENTD_ADMIN_TOKEN.\n"
@@ -53,6 +56,15 @@ static const char usage_client_retire[] =
     "\n"
     "Retires a client, recording why (1 to 500 characters) in the log. Its assertions are\n"
     "refused from then on, and so are the tokens it holds.\n";
+
+static const char usage_rotate_token_key[] =
+    "usage: consentctl admin rotate-token-key [--url URL] [--token TOKEN]\n"
+    "\n"
+    "Rotates the token-signing key: the service makes a new key, records the change in the log\n"
+    "(a key.rotate entry) and signs new tokens with it. The old key stays in the JWKS, and its\n"
+    "tokens stay valid, until every token it signed has expired (the longest token lifetime\n"
+    "and a minute of leeway); until then a second rotation is refused, saying when it can be\n"
+    "done. Prints {\"kid\",\"retired\",\"log_index\"}. See docs/tokens.md.\n";
 
 /* Options every admin command shares. */
 struct ctl_admin_common {
@@ -312,6 +324,44 @@ cmd_client_retire(int argc, char **argv)
     return code;
 }
 
+static int
+cmd_rotate_token_key(int argc, char **argv)
+{
+    static const struct option opts[] = {{"url", required_argument, NULL, 'u'},
+                                         {"token", required_argument, NULL, 'T'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
+    struct ctl_admin_common o;
+    cJSON *body;
+    int ch, code;
+
+    ctl_admin_common_init(&o);
+    while ((ch = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        switch (ch) {
+        case 'u':
+            o.url = optarg;
+            break;
+        case 'T':
+            o.token = optarg;
+            break;
+        case 'h':
+            fputs(usage_rotate_token_key, stdout);
+            return EX_OK;
+        default:
+            fputs(usage_rotate_token_key, stderr);
+            return EX_USAGE;
+        }
+    }
+    if (optind != argc) {
+        fputs(usage_rotate_token_key, stderr);
+        return EX_USAGE;
+    }
+    body = cJSON_CreateObject();
+    code = ctl_admin_post(&o, "/v1/keys/rotate", body, 201);
+    cJSON_Delete(body);
+    return code;
+}
+
 int
 ctl_admin_main(int argc, char **argv)
 {
@@ -325,6 +375,8 @@ ctl_admin_main(int argc, char **argv)
         return cmd_client_add(argc - 2, argv + 2);
     if (argc >= 3 && strcmp(argv[1], "client") == 0 && strcmp(argv[2], "retire") == 0)
         return cmd_client_retire(argc - 2, argv + 2);
+    if (strcmp(argv[1], "rotate-token-key") == 0)
+        return cmd_rotate_token_key(argc - 1, argv + 1);
     fprintf(stderr, "consentctl: unknown command \"admin %s%s%s\"\n\n%s", argv[1],
             argc >= 3 ? " " : "", argc >= 3 ? argv[2] : "", usage_admin);
     return EX_USAGE;

@@ -79,6 +79,8 @@ static const struct http_route http_routes[] = {
     {"POST", "/v1/decisions", false, api_consent_decide},
     {"GET", "/fhir/Consent", false, api_fhir_consent_search},
     {"POST", "/fhir/Consent", false, api_fhir_consent_create},
+    /* routes: token keys */
+    {"POST", "/v1/keys/rotate", false, api_keys_rotate},
 };
 
 #define HTTP_NROUTES (sizeof(http_routes) / sizeof(http_routes[0]))
@@ -117,6 +119,7 @@ struct http_pending {
     struct http_worker *worker;
     struct http_call *call; /* NULL once the request is gone */
     void (*done)(struct http_call *c, const struct seq_write *w);
+    void (*settle)(const struct http_app *app, struct seq_write *w);
 };
 
 struct http_handler {
@@ -748,6 +751,8 @@ http_on_completions(h2o_multithread_receiver_t *receiver, h2o_linklist_t *messag
 
         h2o_linklist_unlink(&m->link);
         worker->pending--;
+        if (p->settle != NULL)
+            p->settle(worker->app, &p->w);
         if (p->call != NULL) {
             p->call->pending = NULL;
             p->done(p->call, &p->w);
@@ -763,6 +768,15 @@ http_submit(struct http_call *c, const char *type, char *fields, size_t fields_l
             enum err (*check)(struct store_txn *t, struct seq_write *w), void *check_ctx,
             void (*done)(struct http_call *c, const struct seq_write *w))
 {
+    http_submit_settled(c, type, fields, fields_len, check, check_ctx, NULL, done);
+}
+
+void
+http_submit_settled(struct http_call *c, const char *type, char *fields, size_t fields_len,
+                    enum err (*check)(struct store_txn *t, struct seq_write *w), void *check_ctx,
+                    void (*settle)(const struct http_app *app, struct seq_write *w),
+                    void (*done)(struct http_call *c, const struct seq_write *w))
+{
     struct http_pending *p = xcalloc(1, sizeof(*p));
 
     snprintf(p->w.type, sizeof(p->w.type), "%s", type);
@@ -774,7 +788,11 @@ http_submit(struct http_call *c, const char *type, char *fields, size_t fields_l
     p->worker = c->worker;
     p->call = c;
     p->done = done;
+    p->settle = settle;
     if (sequencer_submit(c->worker->app->seq, &p->w) != ERR_OK) {
+        p->w.rc = ERR_UNAVAIL;
+        if (settle != NULL)
+            settle(c->worker->app, &p->w);
         http_reply_unavailable(c, p->w.why);
         free(p->w.fields);
         free(p->w.check_ctx);

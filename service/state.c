@@ -12,6 +12,7 @@
 #include "consentd/patients.h"
 #include "consentd/pointers.h"
 #include "consentd/state.h"
+#include "consentd/tokenkeys.h"
 
 bool
 state_ods_valid(const char *ods)
@@ -73,6 +74,8 @@ static const struct {
     {"delegation", consents_apply},
     /* entry types: access */
     {"access", access_apply},
+    /* entry types: token keys */
+    {"key.rotate", tokenkeys_apply},
 };
 
 enum err

@@ -7,8 +7,23 @@
 
 #include "consentd/b64.h"
 #include "consentd/hash.h"
+#include "consentd/jstrict.h"
 #include "consentd/jws.h"
 #include "consentd/token.h"
+#include "consentd/xmalloc.h"
+
+#define TOKEN_HEADER_MAX 512 /* bytes of a decoded JWS header read for its kid */
+
+/*
+ * The keys in use. Never changed once a signer publishes it (token_signer_set_retired writes
+ * before the signer is shared), so readers need no lock.
+ */
+struct token_keyset {
+    struct keys_pair *key;
+    struct token_key current; /* until 0 */
+    bool has_retired;
+    struct token_key retired;
+};
 
 static const struct {
     const char *name;
@@ -21,26 +36,124 @@ static const struct {
 
 #define TOKEN_NSCOPES (sizeof(token_scopes) / sizeof(token_scopes[0]))
 
+/* token_keyset_new makes a set whose current key is key (ownership taken), none retired. */
+static struct token_keyset *
+token_keyset_new(struct keys_pair *key)
+{
+    struct token_keyset *ks = xcalloc(1, sizeof(*ks));
+
+    ks->key = key;
+    keys_public(key, ks->current.pk);
+    keys_kid(ks->current.pk, ks->current.kid);
+    return ks;
+}
+
+static void
+token_keyset_free(struct token_keyset *ks)
+{
+    if (ks == NULL)
+        return;
+    keys_free(ks->key);
+    free(ks);
+}
+
 enum err
 token_signer_init(struct token_signer *s, struct keys_pair *key, const char *issuer)
 {
     memset(s, 0, sizeof(*s));
+    atomic_init(&s->keys, NULL);
     if (strlen(issuer) > TOKEN_ISSUER_MAX) {
         keys_free(key);
         return ERR_INVAL;
     }
-    s->key = key;
-    keys_public(key, s->pk);
-    keys_kid(s->pk, s->kid);
+    atomic_store(&s->keys, token_keyset_new(key));
     memcpy(s->issuer, issuer, strlen(issuer) + 1);
     return ERR_OK;
 }
 
 void
+token_signer_set_retired(struct token_signer *s, const uint8_t pk[static KEYS_PUBLIC_BYTES],
+                         int64_t until)
+{
+    struct token_keyset *ks = atomic_load(&s->keys);
+
+    ks->has_retired = true;
+    memcpy(ks->retired.pk, pk, KEYS_PUBLIC_BYTES);
+    keys_kid(pk, ks->retired.kid);
+    ks->retired.until = until;
+}
+
+void
+token_signer_rotate(struct token_signer *s, struct keys_pair *key, int64_t until)
+{
+    struct token_keyset *cur = atomic_load(&s->keys), *next = token_keyset_new(key);
+
+    next->has_retired = true;
+    next->retired = cur->current;
+    next->retired.until = until;
+    /*
+     * The set replaced at the previous rotation went out of use when the key it held as
+     * current was retired, at least a publication window ago: no reader holds it now.
+     */
+    token_keyset_free(s->replaced);
+    s->replaced = cur;
+    atomic_store(&s->keys, next);
+}
+
+void
+token_signer_keys(const struct token_signer *s, int64_t now, struct token_keys *out)
+{
+    const struct token_keyset *ks = atomic_load(&s->keys);
+
+    memset(out, 0, sizeof(*out));
+    out->k[out->n++] = ks->current;
+    if (ks->has_retired && now < ks->retired.until)
+        out->k[out->n++] = ks->retired;
+}
+
+void
 token_signer_clear(struct token_signer *s)
 {
-    keys_free(s->key);
-    s->key = NULL;
+    token_keyset_free(atomic_load(&s->keys));
+    atomic_store(&s->keys, NULL);
+    token_keyset_free(s->replaced);
+    s->replaced = NULL;
+}
+
+/*
+ * token_key_for finds the key the "kid" of jwt's header names in ks: the current key, or the
+ * retired one while now < its until. The kid is only a lookup key in that table of two; the
+ * signature is checked afterwards. False with *why set if it names neither.
+ */
+static bool
+token_key_for(const struct token_keyset *ks, const char *jwt, size_t len, int64_t now,
+              const struct token_key **key, const char **why)
+{
+    const char *dot = memchr(jwt, '.', len);
+    uint8_t raw[TOKEN_HEADER_MAX];
+    const cJSON *kid;
+    cJSON *h = NULL;
+    size_t n = 0;
+
+    *key = NULL;
+    *why = "the access token is malformed";
+    if (dot == NULL ||
+        b64_decode(jwt, (size_t)(dot - jwt), B64_URL, raw, sizeof(raw), &n) != ERR_OK ||
+        jstrict_parse((const char *)raw, n, &h, NULL) != ERR_OK)
+        return false;
+    kid = cJSON_GetObjectItemCaseSensitive(h, "kid");
+    *why = "the access token names a key consentd does not sign with";
+    if (cJSON_IsString(kid) && strcmp(kid->valuestring, ks->current.kid) == 0) {
+        *key = &ks->current;
+    } else if (cJSON_IsString(kid) && ks->has_retired &&
+               strcmp(kid->valuestring, ks->retired.kid) == 0) {
+        if (now < ks->retired.until)
+            *key = &ks->retired;
+        else
+            *why = "the access token names a retired token key that is no longer accepted";
+    }
+    cJSON_Delete(h);
+    return *key != NULL;
 }
 
 void
@@ -94,6 +207,7 @@ token_scope_parse(const char *s, unsigned *scopes, const char **bad)
 enum err
 token_mint(const struct token_signer *s, struct token_claims *c, char **out)
 {
+    const struct token_keyset *ks;
     char scope[128];
     uint8_t raw[16];
     cJSON *j;
@@ -124,7 +238,8 @@ token_mint(const struct token_signer *s, struct token_claims *c, char **out)
     cJSON_Delete(j);
     if (payload == NULL)
         return ERR_NOMEM;
-    rc = jws_sign(s->key, "at+jwt", s->kid, payload, strlen(payload), out);
+    ks = atomic_load(&s->keys);
+    rc = jws_sign(ks->key, "at+jwt", ks->current.kid, payload, strlen(payload), out);
     free(payload);
     return rc;
 }
@@ -159,8 +274,10 @@ enum err
 token_check(const struct token_signer *s, const char *jwt, size_t len, int64_t now,
             struct token_claims *c, const char **why)
 {
+    const struct token_keyset *ks = atomic_load(&s->keys);
     struct jws_parts p = {0};
     char iss[TOKEN_ISSUER_MAX + 1], aud[TOKEN_ISSUER_MAX + 1], scope[256];
+    const struct token_key *key;
     const cJSON *typ, *kid;
     const char *bad, *jwhy = NULL;
     enum err rc = ERR_AUTH;
@@ -169,7 +286,9 @@ token_check(const struct token_signer *s, const char *jwt, size_t len, int64_t n
     *why = "the access token is malformed";
     if (len == 0 || len > TOKEN_MAX_LEN)
         return ERR_AUTH;
-    if (jws_verify(jwt, len, s->pk, &p, &jwhy) != ERR_OK) {
+    if (!token_key_for(ks, jwt, len, now, &key, why))
+        return ERR_AUTH;
+    if (jws_verify(jwt, len, key->pk, &p, &jwhy) != ERR_OK) {
         *why = "the access token's signature does not verify with consentd's token key";
         goto out;
     }
@@ -179,7 +298,7 @@ token_check(const struct token_signer *s, const char *jwt, size_t len, int64_t n
         *why = "the token is not an access token (typ must be at+jwt)";
         goto out;
     }
-    if (!cJSON_IsString(kid) || strcmp(kid->valuestring, s->kid) != 0) {
+    if (!cJSON_IsString(kid) || strcmp(kid->valuestring, key->kid) != 0) {
         *why = "the access token names a key consentd does not sign with";
         goto out;
     }
@@ -220,6 +339,7 @@ enum err
 token_mint_access(const struct token_signer *s, const struct token_claims *c,
                   const struct token_access *a, char **out)
 {
+    const struct token_keyset *ks;
     cJSON *j, *aud, *ext, *o, *pou, *ids;
     char *payload;
     enum err rc;
@@ -259,7 +379,8 @@ token_mint_access(const struct token_signer *s, const struct token_claims *c,
     cJSON_Delete(j);
     if (payload == NULL)
         return ERR_NOMEM;
-    rc = jws_sign(s->key, "at+jwt", s->kid, payload, strlen(payload), out);
+    ks = atomic_load(&s->keys);
+    rc = jws_sign(ks->key, "at+jwt", ks->current.kid, payload, strlen(payload), out);
     free(payload);
     if (rc == ERR_OK && strlen(*out) > TOKEN_ACCESS_MAX_LEN) {
         free(*out);
@@ -292,8 +413,10 @@ enum err
 token_check_access(const struct token_signer *s, const char *jwt, size_t len, int64_t now,
                    cJSON **claims, const char **why)
 {
+    const struct token_keyset *ks = atomic_load(&s->keys);
     struct jws_parts p = {0};
     char iss[TOKEN_ISSUER_MAX + 1], id[TOKEN_ID_MAX + 1], scope[64];
+    const struct token_key *key;
     const cJSON *typ, *kid, *ad;
     const char *jwhy = NULL;
     int64_t iat, exp, idx;
@@ -303,7 +426,9 @@ token_check_access(const struct token_signer *s, const char *jwt, size_t len, in
     *why = "the access token is malformed";
     if (len == 0 || len > TOKEN_ACCESS_MAX_LEN)
         return ERR_AUTH;
-    if (jws_verify(jwt, len, s->pk, &p, &jwhy) != ERR_OK) {
+    if (!token_key_for(ks, jwt, len, now, &key, why))
+        return ERR_AUTH;
+    if (jws_verify(jwt, len, key->pk, &p, &jwhy) != ERR_OK) {
         *why = "the access token's signature does not verify with consentd's token key";
         goto out;
     }
@@ -313,7 +438,7 @@ token_check_access(const struct token_signer *s, const char *jwt, size_t len, in
         *why = "the token is not an access token (typ must be at+jwt)";
         goto out;
     }
-    if (!cJSON_IsString(kid) || strcmp(kid->valuestring, s->kid) != 0) {
+    if (!cJSON_IsString(kid) || strcmp(kid->valuestring, key->kid) != 0) {
         *why = "the access token names a key consentd does not sign with";
         goto out;
     }

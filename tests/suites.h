@@ -41,5 +41,7 @@ Suite *authz_suite(void);
 Suite *audit_suite(void);
 Suite *tiles_suite(void);
 Suite *tls_suite(void);
+Suite *tokenkeys_suite(void);
+Suite *token_suite(void);
 
 #endif

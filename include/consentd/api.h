@@ -72,4 +72,7 @@ void api_fhir_consent_create(struct http_call *c);
 /* GET /v1/patients/{nhs}/…: pointers (api_pointer_list) or consents, by the path's suffix. */
 void api_patient_get(struct http_call *c);
 
+/* handlers: token keys (api_keys.c) */
+void api_keys_rotate(struct http_call *c);
+
 #endif

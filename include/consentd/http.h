@@ -36,7 +36,7 @@
 #define HTTP_TOKEN_HASH_LEN 16  /* hex characters of a token id's SHA-256 in the request log */
 #define HTTP_PROBLEM_BASE   "https://consentd.example/problems/"
 
-/* What every handler can reach. Immutable while serving. */
+/* What every handler can reach. Immutable while serving; the token signer's keys rotate inside. */
 struct http_app {
     const struct config *cfg;
     struct store *store;
@@ -44,7 +44,7 @@ struct http_app {
     const struct policy *policy;
     struct secret_check *admin;
     const struct ckpt_signer *signer;
-    const struct token_signer *tokens;
+    struct token_signer *tokens;
     SSL_CTX *tls;                    /* from tls_context_new; NULL: plain HTTP */
     char log_key[NOTE_VKEY_MAX + 1]; /* the checkpoint verifier key */
 };
@@ -189,6 +189,19 @@ void http_add_header(struct http_call *c, const char *name, const char *value);
 void http_submit(struct http_call *c, const char *type, char *fields, size_t fields_len,
                  enum err (*check)(struct store_txn *t, struct seq_write *w), void *check_ctx,
                  void (*done)(struct http_call *c, const struct seq_write *w));
+
+/*
+ * http_submit_settled is http_submit with settle, which runs exactly once on this call's worker
+ * thread when the write is finished, before done and even when the client has gone (then done
+ * is not called): for what must follow a durable write whether or not anyone hears the answer,
+ * such as switching the token key. When the sequencer refuses at once, settle runs with w->rc
+ * ERR_UNAVAIL before the 503. settle may read and change what check_ctx holds, but not free it.
+ */
+void http_submit_settled(struct http_call *c, const char *type, char *fields, size_t fields_len,
+                         enum err (*check)(struct store_txn *t, struct seq_write *w),
+                         void *check_ctx,
+                         void (*settle)(const struct http_app *app, struct seq_write *w),
+                         void (*done)(struct http_call *c, const struct seq_write *w));
 
 /*
  * http_reply_write_failed answers a write the sequencer refused with the refusals every write

@@ -11,11 +11,20 @@
  * TOKEN_ACCESS_SCOPE and the IHE IUA/PCF extension claims. token_check refuses it (its aud is
  * not the issuer alone), so it never opens consentd's own endpoints; token_check_access reads it.
  *
- * THREAD SAFETY: a struct token_signer is immutable once made and may be shared.
+ * Keys rotate (tokenkeys.h): the signer holds the current key pair, and the public key it
+ * replaced, which it accepts and publishes until every token that key signed has expired.
+ *
+ * THREAD SAFETY: any number of threads may mint, check and read the keys of one signer while
+ * one thread at a time rotates it. The keys are one immutable set that token_signer_rotate
+ * replaces with a single atomic store; readers load the pointer once per call. A replaced set
+ * is freed only at the next rotation, which the log refuses until the key it retired is no
+ * longer published (an hour and more later), so no reader can still hold it; token_signer_clear
+ * frees the rest once no thread uses the signer.
  */
 #ifndef TOKEN_H
 #define TOKEN_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -35,6 +44,7 @@
 #define TOKEN_ACCESS_SCOPE   "care-record-access" /* the scope of a consent-checked token */
 #define TOKEN_ACCESS_MAX_LEN 8192                 /* a consent-checked token, bytes */
 #define TOKEN_POU_SYSTEM     "http://terminology.hl7.org/CodeSystem/v3-ActReason"
+#define TOKEN_MAX_KEYS       2 /* the current key and the one it replaced */
 
 enum token_scope {
     TOKEN_SCOPE_ENROL = 1 << 0,
@@ -44,11 +54,25 @@ enum token_scope {
     TOKEN_SCOPE_PATIENT = 1 << 4
 };
 
+struct token_keyset; /* the keys in use: token.c's, immutable once published */
+
 struct token_signer {
-    struct keys_pair *key; /* owned */
+    _Atomic(struct token_keyset *) keys; /* owned; replaced whole by token_signer_rotate */
+    struct token_keyset *replaced;       /* owned; the set before, freed at the next rotation */
+    char issuer[TOKEN_ISSUER_MAX + 1];
+};
+
+/* A public token key, as the JWKS publishes it. */
+struct token_key {
     uint8_t pk[KEYS_PUBLIC_BYTES];
     char kid[KEYS_KID_LEN + 1];
-    char issuer[TOKEN_ISSUER_MAX + 1];
+    int64_t until; /* a retired key: accepted while now < until; 0 for the current key */
+};
+
+/* The keys a signer publishes at one time: the current key first. */
+struct token_keys {
+    size_t n;
+    struct token_key k[TOKEN_MAX_KEYS];
 };
 
 struct token_claims {
@@ -61,15 +85,41 @@ struct token_claims {
     int64_t exp;
 };
 
-/* token_signer_init takes ownership of key; issuer is copied (ERR_INVAL if too long). */
+/*
+ * token_signer_init makes key the current key, with no retired key; it takes ownership of key
+ * (freed on failure too); issuer is copied. Returns ERR_OK or ERR_INVAL if issuer is too long.
+ */
 enum err token_signer_init(struct token_signer *s, struct keys_pair *key, const char *issuer);
 
-/* token_signer_clear frees the key. */
+/*
+ * token_signer_set_retired records pk as the key the current one replaced, accepted while
+ * now < until. Call it after token_signer_init and before the signer is shared (at start).
+ */
+void token_signer_set_retired(struct token_signer *s, const uint8_t pk[static KEYS_PUBLIC_BYTES],
+                              int64_t until);
+
+/*
+ * token_signer_rotate makes key (ownership taken) the current key; the current key is retired:
+ * its tokens are accepted, and its public key published, while now < until. Any key retired
+ * before it is dropped. Call it only once the key.rotate entry saying so is durable.
+ */
+void token_signer_rotate(struct token_signer *s, struct keys_pair *key, int64_t until);
+
+/*
+ * token_signer_keys copies the keys s publishes at time now into *out: the current key, then
+ * the retired one if now < its until.
+ */
+void token_signer_keys(const struct token_signer *s, int64_t now, struct token_keys *out);
+
+/*
+ * token_signer_clear frees the keys; no thread may use s any more. s may also be all zero bytes
+ * (never initialised).
+ */
 void token_signer_clear(struct token_signer *s);
 
 /*
- * token_mint signs c as an access token (c->jti is made if empty). *out is malloc'd and
- * NUL-terminated (caller frees). Returns ERR_OK or ERR_NOMEM.
+ * token_mint signs c as an access token with the current key (c->jti is made if empty). *out is
+ * malloc'd and NUL-terminated (caller frees). Returns ERR_OK or ERR_NOMEM.
  */
 enum err token_mint(const struct token_signer *s, struct token_claims *c, char **out);
 
@@ -97,8 +147,9 @@ enum err token_mint_access(const struct token_signer *s, const struct token_clai
 
 /*
  * token_check_access verifies a consent-checked access token at time now: signature by the
- * token key (kid ours), typ at+jwt, iss the issuer, aud an array holding the issuer, exp in the
- * future and iat not (TOKEN_LEEWAY), sub, client_id and jti strings, scope TOKEN_ACCESS_SCOPE,
+ * token key its kid names (the current key, or the retired one while now < its until), typ
+ * at+jwt, iss the issuer, aud an array holding the issuer, exp in the future and iat not
+ * (TOKEN_LEEWAY), sub, client_id and jti strings, scope TOKEN_ACCESS_SCOPE,
  * authorization_details a non-empty array and log_index a whole number. Returns ERR_OK with
  * *claims the payload (caller frees with cJSON_Delete); ERR_AUTH with *why a static sentence
  * (*claims NULL); ERR_NOMEM.
@@ -107,10 +158,11 @@ enum err token_check_access(const struct token_signer *s, const char *jwt, size_
                             cJSON **claims, const char **why) ERR_WUR;
 
 /*
- * token_check verifies an access token at time now: signature by the token key (the key named
- * by kid must be ours), typ at+jwt, iss and aud the issuer, exp in the future and iat not in the
- * future (each with TOKEN_LEEWAY), and every claim of the right type. Fills c on ERR_OK.
- * Returns ERR_AUTH with *why a static sentence naming the failed check.
+ * token_check verifies an access token at time now: signature by the token key its kid names
+ * (the current key, or the retired one while now < its until), typ at+jwt, iss and aud the issuer,
+ * exp in the future and iat not in the future (each with TOKEN_LEEWAY), and every claim of the
+ * right type. Fills c on ERR_OK. Returns ERR_AUTH with *why a static sentence naming the failed
+ * check.
  */
 enum err token_check(const struct token_signer *s, const char *jwt, size_t len, int64_t now,
                      struct token_claims *c, const char **why) ERR_WUR;
