@@ -31,6 +31,7 @@ static const struct {
     {STORE_DELEGATIONS, "delegations"},
     {STORE_ACCESS, "accesses"},
     {STORE_ACCESS_BY_NHS, "accesses by person"},
+    {STORE_TRAIL, "entries by person"},
 };
 
 struct rebuild_cmp {

@@ -17,7 +17,7 @@ static Suite *(*const suites[])(void) = {
     ckpt_suite,     sequencer_suite, config_suite,       policy_suite,   state_suite,
     json_suite,     rebuild_suite,   assertion_suite,    pointers_suite, nhs_suite,
     patients_suite, consent_suite,   fhir_consent_suite, consents_suite, pkey_suite,
-    access_suite,   authz_suite,
+    access_suite,   authz_suite,     trail_suite,
 };
 
 int

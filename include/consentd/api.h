@@ -46,6 +46,8 @@ void api_token_introspect(struct http_call *c);
 void api_token_revoke(struct http_call *c);
 /* GET /v1/patients/{nhs}/access (api_token.c), dispatched by api_patient_get. */
 void api_token_access_list(struct http_call *c);
+/* GET /v1/patients/{nhs}/entries (api_trail.c), dispatched by api_patient_get. */
+void api_trail_list(struct http_call *c);
 
 /* handlers: patients */
 void api_patient_enrolment_create(struct http_call *c);
