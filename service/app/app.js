@@ -164,6 +164,11 @@ function el(tag, attrs = {}, ...children) {
   return e;
 }
 
+// replace puts children (leaving out null ones) in place of what parent holds.
+function replace(parent, ...children) {
+  parent.replaceChildren(...children.filter((c) => c !== null && c !== undefined));
+}
+
 function showProblem(message) {
   const p = $('problem');
   p.replaceChildren(el('h2', {}, 'There is a problem'), el('p', {}, message));
@@ -498,7 +503,8 @@ async function showSharing() {
     );
   };
   const list = $('sharing-list');
-  list.replaceChildren(
+  replace(
+    list,
     current.length === 0
       ? el('p', {}, 'You have not made any choices yet.')
       : el('ul', { class: 'cards' }, current.map((c) => card(c, true))),

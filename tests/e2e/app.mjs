@@ -64,6 +64,10 @@ function launch(dir) {
 
 // axe runs axe-core on the page as it is and names the violations, if any.
 async function axe(page, screen) {
+  await check(`the ${screen} screen shows no "undefined", "null" or "NaN"`, async () => {
+    const t = await page.locator('body').innerText();
+    return !/\b(undefined|null|NaN)\b/.test(t) || t.match(/.{0,40}\b(undefined|null|NaN)\b.{0,20}/)[0];
+  });
   await check(`axe-core finds no WCAG 2.2 AA violation on the ${screen} screen`, async () => {
     const r = await new AxeBuilder({ page }).withTags(TAGS).analyze();
     if (r.violations.length === 0) return true;
