@@ -265,7 +265,7 @@ const dbDelete = (name) => dbDo('readwrite', (s) => s.delete(name));
 // --- talking to consentd ----------------------------------------------------------------------
 
 // call sends a request and returns the JSON answer; a refusal becomes a Problem.
-async function call(method, path, { json, form, auth, text } = {}) {
+async function call(method, path, { json, form, auth, text, again = true } = {}) {
   const headers = {};
   let body;
   if (json !== undefined) {
@@ -291,10 +291,10 @@ async function call(method, path, { json, form, auth, text } = {}) {
   } catch {
     /* not JSON: say what the status means */
   }
-  if (res.status === 401 && auth && state.token !== null) {
-    // The token ran out early (the service restarted, say): get a new one, once.
+  if (res.status === 401 && auth && again) {
+    // The token ran out early (its key was rotated, say): get a new one, once.
     state.token = null;
-    return call(method, path, { json, form, auth, text });
+    return call(method, path, { json, form, auth, text, again: false });
   }
   if (!res.ok) throw new Problem(sayFor(res.status, answer));
   return answer;
