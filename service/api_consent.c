@@ -689,9 +689,14 @@ api_patient_get(struct http_call *c)
         api_token_access_list(c);
         return;
     }
+    if (plen > 8 && memcmp(param + plen - 8, "/entries", 8) == 0) {
+        api_trail_list(c);
+        return;
+    }
     http_reply_problem(c, 404, "not-found", "Not found",
-                       "there is no such endpoint; a person's pointers, grants and accesses are "
-                       "at GET /v1/patients/{nhs}/pointers, /consents and /access");
+                       "there is no such endpoint; a person's pointers, grants, accesses and log "
+                       "entries are at GET /v1/patients/{nhs}/pointers, /consents, /access and "
+                       "/entries");
 }
 
 /* --- POST /v1/decisions --- */

@@ -1,6 +1,8 @@
 /*
  * api_org: POST /v1/orgs registers an organisation (admin). The handler checks the shape of
- * the request; the sequencer decides, in log order, whether the ODS code is new.
+ * the request; the sequencer decides, in log order, whether the ODS code is new. GET /v1/orgs
+ * lists the registered organisations (anyone: ODS codes and names are public), so that the
+ * patient app can name the organisations it shows and offers.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,9 +13,12 @@
 #include "consentd/api.h"
 #include "consentd/b64.h"
 #include "consentd/json.h"
+#include "consentd/jstrict.h"
+#include "consentd/tlog.h"
 
 #define API_ORG_NAME_MAX 200
 #define API_ORG_URL_MAX  2048
+#define API_ORG_LIST_MAX 10000 /* organisations one listing holds */
 
 static bool
 api_org_range_is(const UriTextRangeA *r, const char *s)
@@ -141,4 +146,75 @@ api_org_create(struct http_call *c)
 out:
     cJSON_Delete(fields);
     cJSON_Delete(body);
+}
+
+/* The organisations being listed, and the read transaction their entries are read in. */
+struct api_org_list {
+    struct store_txn *t;
+    cJSON *a;
+    size_t n;
+    bool more;
+};
+
+static enum err
+api_org_list_one(void *ctx, const void *key, size_t key_len, const void *val, size_t val_len)
+{
+    static const char *const names[] = {"ods", "name", "org_type"};
+    struct api_org_list *l = ctx;
+    const uint8_t *bytes;
+    const cJSON *m;
+    cJSON *e = NULL, *o;
+    uint64_t index;
+    size_t len, i;
+    enum err rc;
+
+    (void)key;
+    (void)key_len;
+    if (l->n == API_ORG_LIST_MAX) {
+        l->more = true;
+        return ERR_EXISTS;
+    }
+    rc = store_u64_val(val, val_len, &index);
+    if (rc == ERR_OK)
+        rc = tlog_entry(l->t, index, &bytes, &len);
+    if (rc == ERR_OK && jstrict_parse((const char *)bytes, len, &e, NULL) != ERR_OK)
+        rc = ERR_STORAGE;
+    if (rc != ERR_OK)
+        return rc == ERR_NOTFOUND ? ERR_STORAGE : rc;
+    o = cJSON_CreateObject();
+    for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        m = cJSON_GetObjectItemCaseSensitive(e, names[i]);
+        if (cJSON_IsString(m))
+            cJSON_AddStringToObject(o, i == 2 ? "type" : names[i], m->valuestring);
+    }
+    cJSON_AddItemToArray(l->a, o);
+    cJSON_Delete(e);
+    l->n++;
+    return ERR_OK;
+}
+
+void
+api_org_list(struct http_call *c)
+{
+    struct api_org_list l = {NULL, NULL, 0, false};
+    cJSON *j = NULL;
+    enum err rc;
+
+    rc = store_begin(http_app_of(c)->store, false, &l.t);
+    if (rc == ERR_OK) {
+        j = cJSON_CreateObject();
+        l.a = cJSON_AddArrayToObject(j, "orgs");
+        rc = store_scan(l.t, STORE_ORGS, NULL, 0, api_org_list_one, &l);
+    }
+    if (rc != ERR_OK) {
+        http_reply_problem(c, 500, "internal", "Internal error",
+                           "cannot list the organisations (%s)", err_str(rc));
+        goto out;
+    }
+    if (l.more)
+        cJSON_AddBoolToObject(j, "more", true);
+    http_reply_json(c, 200, j);
+out:
+    store_abort(l.t);
+    cJSON_Delete(j);
 }

@@ -81,6 +81,12 @@ static const struct http_route http_routes[] = {
     {"POST", "/fhir/Consent", false, api_fhir_consent_create},
     /* routes: token keys */
     {"POST", "/v1/keys/rotate", false, api_keys_rotate},
+    /* routes: the patient web app */
+    {"GET", "/app", false, api_app_redirect},
+    {"GET", "/app/", false, api_app_file},
+    {"GET", "/app/", true, api_app_file},
+    {"GET", "/v1/policy", false, api_app_policy},
+    {"GET", "/v1/orgs", false, api_org_list},
 };
 
 #define HTTP_NROUTES (sizeof(http_routes) / sizeof(http_routes[0]))
@@ -231,6 +237,8 @@ http_reason(int status)
         return "OK";
     case 201:
         return "Created";
+    case 301:
+        return "Moved Permanently";
     case 400:
         return "Bad Request";
     case 401:

@@ -370,6 +370,21 @@ pointers_copy(const cJSON *o, const char *name, char *out, size_t cap)
 }
 
 enum err
+pointers_person(struct store_txn *t, const char *id, char nhs[static NHS_LEN + 1])
+{
+    struct pointers_record r;
+    enum err rc;
+
+    nhs[0] = '\0';
+    if (!pointers_id_valid(id))
+        return ERR_NOTFOUND;
+    rc = pointers_record_get(t, id, &r);
+    if (rc == ERR_OK)
+        memcpy(nhs, r.nhs, NHS_LEN + 1);
+    return rc;
+}
+
+enum err
 pointers_get(struct store_txn *t, const char *id, struct pointers_pointer *out)
 {
     const cJSON *type, *sup;

@@ -12,6 +12,7 @@
 
 struct policy_org_type {
     char name[POLICY_MAX_NAME + 1];
+    char display[POLICY_MAX_DISPLAY + 1];
     unsigned roles; /* enum policy_role bits */
 };
 
@@ -78,9 +79,13 @@ policy_name_ok(const char *s)
     return true;
 }
 
+static enum err policy_display(const cJSON *m, const char *where,
+                               char out[static POLICY_MAX_DISPLAY + 1], char *why, size_t why_cap);
+
 static enum err
 policy_org_type_parse(struct policy_org_type *t, const cJSON *o, char *why, size_t why_cap)
 {
+    char where[POLICY_MAX_NAME + 32];
     const cJSON *m, *r;
     size_t i;
 
@@ -97,10 +102,9 @@ policy_org_type_parse(struct policy_org_type *t, const cJSON *o, char *why, size
     cJSON_ArrayForEach(m, o)
     {
         if (strcmp(m->string, "display") == 0) {
-            if (!cJSON_IsString(m) || strlen(m->valuestring) == 0) {
-                snprintf(why, why_cap, "org_types.%s.display must be a non-empty string", t->name);
+            snprintf(where, sizeof(where), "org_types.%s.display", t->name);
+            if (policy_display(m, where, t->display, why, why_cap) != ERR_OK)
                 return ERR_INVAL;
-            }
         } else if (strcmp(m->string, "roles") == 0) {
             if (!cJSON_IsArray(m)) {
                 snprintf(why, why_cap, "org_types.%s.roles must be an array of role names",
@@ -671,6 +675,20 @@ policy_purpose_display(const struct policy *p, const char *code)
         if (strcmp(p->purposes[i].code, code) == 0)
             return p->purposes[i].display;
     return NULL;
+}
+
+const char *
+policy_org_type_at(const struct policy *p, unsigned i, const char **display)
+{
+    *display = i < p->n_org_types ? p->org_types[i].display : NULL;
+    return i < p->n_org_types ? p->org_types[i].name : NULL;
+}
+
+const char *
+policy_purpose_at(const struct policy *p, unsigned i, const char **display)
+{
+    *display = i < p->n_purposes ? p->purposes[i].display : NULL;
+    return i < p->n_purposes ? p->purposes[i].code : NULL;
 }
 
 int64_t

@@ -32,6 +32,7 @@ static const struct {
     {STORE_ACCESS, "accesses"},
     {STORE_ACCESS_BY_NHS, "accesses by person"},
     {STORE_TOKEN_KEYS, "token keys"},
+    {STORE_TRAIL, "entries by person"},
 };
 
 struct rebuild_cmp {

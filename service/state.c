@@ -13,6 +13,7 @@
 #include "consentd/pointers.h"
 #include "consentd/state.h"
 #include "consentd/tokenkeys.h"
+#include "consentd/trail.h"
 
 bool
 state_ods_valid(const char *ods)
@@ -111,6 +112,9 @@ state_apply(struct store_txn *t, uint64_t index, const uint8_t *entry, size_t le
         goto out;
     }
     rc = state_types[i].apply(t, index, type->valuestring, e, why);
+    /* Then, for every type, which person the entry is about (a person reads their own). */
+    if (rc == ERR_OK)
+        rc = trail_apply(t, index, type->valuestring, e);
 out:
     cJSON_Delete(e);
     return rc;

@@ -16,10 +16,10 @@
 #define STORE_MAX_READERS 512
 
 static const char *const store_table_names[] = {
-    "entries",         "nodes",       "meta",      "orgs",          "clients",
-    "patients",        "links",       "pointers",  "by_nhs",        "consents",
-    "consents_by_nhs", "delegations", "access",    "access_by_nhs", "revoked",
-    "enrol",           "jti",         "token_keys"};
+    "entries",         "nodes",       "meta",       "orgs",          "clients",
+    "patients",        "links",       "pointers",   "by_nhs",        "consents",
+    "consents_by_nhs", "delegations", "access",     "access_by_nhs", "revoked",
+    "enrol",           "jti",         "token_keys", "trail"};
 
 /* Every table has a name: adding one to enum store_table without naming it is a build error. */
 _Static_assert(sizeof(store_table_names) / sizeof(store_table_names[0]) == STORE_NTABLES,

@@ -124,6 +124,28 @@ START_TEST(test_default_policy_categories_and_purposes)
 }
 END_TEST
 
+START_TEST(test_types_and_purposes_in_order_with_displays)
+{
+    struct policy *p = NULL;
+    const char *display;
+
+    ck_assert_int_eq(policy_load("policies/default.json", &p, why, sizeof(why)), ERR_OK);
+    ck_assert_str_eq(policy_org_type_at(p, 0, &display), "gp-practice");
+    ck_assert_str_eq(display, "GP practice");
+    ck_assert_str_eq(policy_org_type_at(p, 4, &display), "pharmacy");
+    ck_assert_str_eq(display, "Community pharmacy");
+    ck_assert_ptr_null(policy_org_type_at(p, 8, &display));
+    ck_assert_ptr_null(display);
+    ck_assert_str_eq(policy_purpose_at(p, 0, &display), "TREAT");
+    ck_assert_str_eq(display, "Treatment");
+    ck_assert_str_eq(policy_purpose_at(p, 4, &display), "PUBHLTH");
+    ck_assert_str_eq(display, "Public health");
+    ck_assert_ptr_null(policy_purpose_at(p, 5, &display));
+    ck_assert_ptr_null(display);
+    policy_free(p);
+}
+END_TEST
+
 START_TEST(test_sctids)
 {
     ck_assert(policy_sctid_valid("736253002"));
@@ -288,6 +310,7 @@ policy_suite(void)
     tcase_add_test(tc, test_default_policy_types);
     tcase_add_test(tc, test_broken_documents_are_refused_with_reasons);
     tcase_add_test(tc, test_default_policy_categories_and_purposes);
+    tcase_add_test(tc, test_types_and_purposes_in_order_with_displays);
     tcase_add_test(tc, test_sctids);
     tcase_add_test(tc, test_broken_categories_and_purposes_are_refused);
     tcase_add_test(tc, test_token_lifetimes);

@@ -43,5 +43,6 @@ Suite *tiles_suite(void);
 Suite *tls_suite(void);
 Suite *tokenkeys_suite(void);
 Suite *token_suite(void);
+Suite *trail_suite(void);
 
 #endif

@@ -21,6 +21,7 @@ void api_log_entries(struct http_call *c);
 void api_log_tile(struct http_call *c);
 
 void api_org_create(struct http_call *c);
+void api_org_list(struct http_call *c);
 
 void api_ops_healthz(struct http_call *c);
 void api_ops_readyz(struct http_call *c);
@@ -48,6 +49,13 @@ void api_token_introspect(struct http_call *c);
 void api_token_revoke(struct http_call *c);
 /* GET /v1/patients/{nhs}/access (api_token.c), dispatched by api_patient_get. */
 void api_token_access_list(struct http_call *c);
+/* GET /v1/patients/{nhs}/entries (api_trail.c), dispatched by api_patient_get. */
+void api_trail_list(struct http_call *c);
+
+/* handlers: the patient web app (api_app.c) */
+void api_app_redirect(struct http_call *c);
+void api_app_file(struct http_call *c);
+void api_app_policy(struct http_call *c);
 
 /* handlers: patients */
 void api_patient_enrolment_create(struct http_call *c);

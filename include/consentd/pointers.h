@@ -125,6 +125,13 @@ enum err pointers_check_end(struct store_txn *t, const char *id, const char *cus
 enum err pointers_get(struct store_txn *t, const char *id, struct pointers_pointer *out);
 
 /*
+ * pointers_person writes the NHS number of the person pointer id is about into nhs, reading
+ * only the state (no log entry, so a replay without a log can call it). ERR_NOTFOUND if there
+ * is no such pointer (nhs ""); ERR_STORAGE.
+ */
+enum err pointers_person(struct store_txn *t, const char *id, char nhs[static NHS_LEN + 1]);
+
+/*
  * A listing callback sees one pointer (borrowed until it returns). Anything but ERR_OK stops
  * the listing, and pointers_list returns it.
  */

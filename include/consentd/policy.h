@@ -72,6 +72,13 @@ void policy_org_type_list(const struct policy *p, char *out, size_t out_cap);
  */
 bool policy_org_type_allows(const struct policy *p, const char *type, unsigned roles);
 
+/*
+ * policy_org_type_at returns the name of the organisation type at position i (in the document's
+ * order) and sets *display to its display text, or returns NULL (and *display NULL) past the
+ * end. Both are borrowed from p.
+ */
+const char *policy_org_type_at(const struct policy *p, unsigned i, const char **display);
+
 /* policy_category_known is true if name is a data category of p. */
 bool policy_category_known(const struct policy *p, const char *name);
 
@@ -117,6 +124,13 @@ bool policy_purpose_known(const struct policy *p, const char *code);
  * purpose of p. Borrowed from p.
  */
 const char *policy_purpose_display(const struct policy *p, const char *code);
+
+/*
+ * policy_purpose_at returns the code of the purpose at position i (in the document's order) and
+ * sets *display to its display text, or returns NULL (and *display NULL) past the end. Both
+ * are borrowed from p.
+ */
+const char *policy_purpose_at(const struct policy *p, unsigned i, const char **display);
 
 /*
  * policy_token_lifetime returns the lifetime of an access token in seconds: the policy's

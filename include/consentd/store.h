@@ -46,6 +46,7 @@ enum store_table {
     STORE_ENROL,         /* SHA-256 of an enrolment code → struct patients_code (side table) */
     STORE_JTI,           /* client id ‖ 0x00 ‖ jti → expiry (8 bytes BE) (side table) */
     STORE_TOKEN_KEYS,    /* token key id → public key ‖ retired at (see tokenkeys.h) */
+    STORE_TRAIL, /* NHS number ‖ '/' ‖ log index (8, BE) → empty: every entry about a person */
     STORE_NTABLES
 };
 
