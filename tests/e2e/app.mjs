@@ -220,36 +220,38 @@ try {
   await axe(page, 'history');
   await shot(page, 'history');
 
-  // A listing that says something the log does not: a break-glass access first (highlighted
-  // with its reason) that is in no log entry, and a real access with its organisation changed.
-  await page.route('**/v1/patients/*/access', async (route) => {
-    const res = await route.fetch();
-    const j = await res.json();
-    const real = j.access[0];
-    j.access = [
-      { ...real, jti: 'forged', purpose: 'BTG', grants: undefined,
-        break_glass: { reason: 'Unconscious in A&E, no next of kin' } },
-      { ...real, org: 'A81001' },
-    ];
-    await route.fulfill({ response: res, json: j });
-  });
+  // --- a break-glass access by the hospital's emergency system: first, highlighted ---------
+  await check('the hospital\'s emergency system breaks the glass for the person (200)', () =>
+    run(env.APP_ACCESS, 'btg') === '200 -' || 'refused',
+  );
   await page.reload();
-  await check('a break-glass access is first, highlighted, with the reason given', async () => {
-    await page.locator('#history-list .card').first().waitFor();
+  await check('the break-glass access is first, highlighted, with the reason, verified in the log', async () => {
+    await page.locator('#history-list .proof.good').nth(1).waitFor();
     const first = page.locator('#history-list .card').first();
     const cls = await first.getAttribute('class');
     const t = (await first.innerText()).replace(/\s+/g, ' ');
     return (cls.includes('break-glass') && t.includes('Emergency access by City Hospital') &&
       t.includes('Reason given Unconscious in A&E, no next of kin') &&
-      t.includes('Emergency care')) || `${cls}: ${t}`;
+      t.includes('Checked by this device: this access is in the public log')) || `${cls}: ${t}`;
   });
+  await axe(page, 'history (emergency access)');
+  await shot(page, 'history-emergency');
+
+  // A listing that says something the log does not: a real access with its organisation
+  // changed, and one that is in no log entry at all.
+  await page.route('**/v1/patients/*/access', async (route) => {
+    const res = await route.fetch();
+    const j = await res.json();
+    const real = j.access[1];
+    j.access = [{ ...real, jti: 'forged' }, { ...real, org: 'A81001' }];
+    await route.fulfill({ response: res, json: j });
+  });
+  await page.reload();
   await check('what the log does not hold is flagged, never shown as verified', async () => {
     await page.locator('#history-list .proof.bad').nth(1).waitFor();
     const n = await page.locator('#history-list .proof.good').count();
     return n === 0 || `${n} verified`;
   });
-  await axe(page, 'history (emergency access)');
-  await shot(page, 'history-emergency');
   await page.unroute('**/v1/patients/*/access');
 
   // --- stop sharing, by keyboard ---------------------------------------------------------

@@ -67,7 +67,7 @@ check "GET /v1/orgs lists the organisations by ODS code, with names and types" \
     <<<"$(curl -s "$ISS/v1/orgs")"
 
 # --- a person's own log entries -----------------------------------------------------------
-for k in gp gpr rx aud pa pb; do "$CTL" keygen --out "$E2E_TMP/$k.key" >/dev/null; done
+for k in gp gpr rx rxe aud pa pb; do "$CTL" keygen --out "$E2E_TMP/$k.key" >/dev/null; done
 client() { # client ID ORG KEY ROLES
     "$CTL" admin client add --token "$ADMIN_TOKEN" --id "$1" --org "$2" --key "$E2E_TMP/$3.key" \
         --roles "$4" >/dev/null
@@ -75,6 +75,7 @@ client() { # client ID ORG KEY ROLES
 client gp-en A81001 gp enroller
 client gp-cust A81001 gpr custodian
 client rx-req RX1 rx requester
+client rx-em RX1 rxe emergency
 client aud-1 A81001 aud auditor
 GP=$("$CTL" client token --id gp-en --key "$E2E_TMP/gp.key" --scope enrol)
 GPC=$("$CTL" client token --id gp-cust --key "$E2E_TMP/gpr.key" --scope pointers)
@@ -163,11 +164,14 @@ CODE_C=$("$CTL" patient code --nhs $NHS_C --token "$GP" | sed -n 's/^code: //p')
 # token for C (prints the status and the OAuth error), and the practice recording C's new key.
 export ISS CA_TYPE CTL E2E_TMP NHS_C GP
 cat >"$E2E_TMP/access.sh" <<'EOF'
-ad='[{"type":"care-record-access","identifier":"'$NHS_C'","purpose":"TREAT","datatypes":["gp-record"],"actions":["read"]}]'
+# access.sh [btg]: as rx-req with consent, or as rx-em breaking the glass.
+id=rx-req key=rx bg=
+[ "${1:-}" = btg ] && id=rx-em key=rxe bg=',"break_glass":{"reason":"Unconscious in A&E, no next of kin"}'
+ad='[{"type":"care-record-access","identifier":"'$NHS_C'","purpose":"TREAT","datatypes":["gp-record"],"actions":["read"]'$bg'}]'
 st=$(curl -s -o "$E2E_TMP/acc" -w '%{http_code}' -d grant_type=client_credentials \
     -d "client_assertion_type=$CA_TYPE" --data-urlencode "authorization_details=$ad" \
-    --data-urlencode "client_assertion=$("$CTL" client assertion --id rx-req \
-        --key "$E2E_TMP/rx.key" --aud "$ISS/oauth2/token")" "$ISS/oauth2/token")
+    --data-urlencode "client_assertion=$("$CTL" client assertion --id $id \
+        --key "$E2E_TMP/$key.key" --aud "$ISS/oauth2/token")" "$ISS/oauth2/token")
 echo "$st $(jq -r '.error // "-"' "$E2E_TMP/acc")"
 EOF
 cat >"$E2E_TMP/recover.sh" <<'EOF'
