@@ -39,6 +39,7 @@ stop() { # stop: SIGTERM the server started last and wait for it
     pid=
 }
 peak() { awk '/^VmHWM:/ {printf "%.0f MiB", $2 / 1024}' "/proc/$1/status"; } # peak PID
+cpu() { awk '{print $14 + $15}' "/proc/$1/stat"; } # cpu PID: user + system time, in ticks
 serve
 
 report() { # report NAME WRK_OUTPUT: a table row; errors are non-2xx answers and socket errors
@@ -114,8 +115,11 @@ token_run() {
     rm -f "$tmp/pool.1" "$tmp/pool.2"
     # A 10 s timeout (wrk's default is 2 s), so that slow answers count in the latencies
     # instead of being dropped as socket errors.
+    local cpu0
+    cpu0=$(cpu "$pid")
     ASSERTIONS=$tmp/pool TOKENS_OUT=${5:-} wrk -t1 -c"$CONNS" -d"${SECS}s" --timeout 10s \
         --latency -s tests/bench/token.lua "$ISS" >"$4"
+    echo "server cpu ticks: $(($(cpu "$pid") - cpu0)) of $(getconf CLK_TCK)/s" >>"$4"
     rm -f "$tmp/pool"
     report "$1" "$4"
     sed -n 's/^statuses: /  statuses: /p; s/^assertions: /  assertions: /p
@@ -163,18 +167,21 @@ row() { # row NAME WRK_OUTPUT PEAK
         /^Requests\/sec:/ {rps = $2} $1 == "50%" {p50 = $2} $1 == "99%" {p99 = $2}
         /^statuses:/ {for (i = 2; i <= NF; i++) {split($i, kv, "="); if (kv[1] == 200) ok += kv[2]; else bad += kv[2]}}
         /^  Socket errors:/ {gsub(",", ""); bad += $4 + $6 + $8 + $10}
-        END {printf "| %-36s | %10s | %8s | %8s | %7d | %6d | %8s |\n", name, rps, p50, p99, ok, bad, mem}' "$2"
+        /^server cpu ticks:/ {cpu = $4 / $6}
+        END {printf "| %-36s | %10s | %8s | %8s | %7d | %6d | %6.0f | %8s |\n", name, rps, p50, p99,
+            ok, bad, (ok > 0 ? 1e6 * cpu / ok : 0), mem}' "$2"
 }
 rate() { awk '/^Requests\/sec:/ {print $2}' "$1"; }
 echo
 echo "token endpoint, same load (wrk -t1 -c$CONNS -d${SECS}s --timeout 10s), one server at a time:"
-echo "| server | tokens/s | p50 | p99 | 200 | others | VmHWM |"
-echo "|---|---|---|---|---|---|---|"
+echo "| server | tokens/s | p50 | p99 | 200 | others | CPU µs/token | VmHWM |"
+echo "|---|---|---|---|---|---|---|---|"
 row "consentd (default threads: $(nproc))" "$tmp/token.txt" "$mem_tokens"
 row "consentd --threads 1" "$tmp/token1.txt" "$mem_tokens1"
 row "oidc-provider $op_version (node $(node --version))" "$tmp/op.txt" "$mem_op"
 awk -v c="$(rate "$tmp/token.txt")" -v c1="$(rate "$tmp/token1.txt")" -v o="$(rate "$tmp/op.txt")" \
     'BEGIN { if (o > 0) printf "tokens/s, consentd / oidc-provider: %.2f (consentd --threads 1: %.2f)\n", c / o, c1 / o }'
-echo "VmHWM: peak resident memory, with the LMDB pages mapped and touched; consentd's covers the"
-echo "  token and introspection runs; the first server's (log runs, fixtures, with the admin token's"
-echo "  Argon2id check): $mem_log"
+echo "CPU µs/token: the server's user + system time over the run, per 200 answer (less disturbed"
+echo "  by other load than the rates). VmHWM: peak resident memory, with the LMDB pages mapped and"
+echo "  touched; consentd's covers the token and introspection runs; the first server's (log runs,"
+echo "  fixtures, with the admin token's Argon2id check): $mem_log"
