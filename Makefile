@@ -109,6 +109,7 @@ run: all
 		--policy policies/default.json
 
 bench: all
+	$(Q)cd tests/bench && npm ci --no-audit --no-fund --loglevel=error
 	$(Q)BUILD=$(BUILD) bash tests/bench/run.sh
 	$(Q)BUILD=$(BUILD) bash tests/bench/replay.sh
 
