@@ -542,7 +542,7 @@ api_oauth_access_check(struct store_txn *t, struct seq_write *w)
     struct api_oauth_req *r = w->check_ctx;
     char *fields = NULL;
     uint8_t raw[16];
-    size_t len;
+    size_t len, k;
     enum err rc;
 
     rc = authz_decide(t, r->policy, r->az, r->org, w->now, w->why);
@@ -560,9 +560,18 @@ api_oauth_access_check(struct store_txn *t, struct seq_write *w)
     }
     if (rc != ERR_OK)
         return rc;
-    hash_random(raw, sizeof(raw));
-    if (b64_encode(raw, sizeof(raw), B64_URL, r->token_jti, sizeof(r->token_jti)) != ERR_OK)
-        return ERR_NOMEM;
+    /*
+     * The token's jti: the second it is issued, then 96 random bits, in hex, so that ids sort
+     * by time and the access table's inserts land on its last pages instead of dirtying a
+     * random leaf each (docs/PERFORMANCE.md).
+     */
+    raw[0] = (uint8_t)((uint64_t)w->now >> 24);
+    raw[1] = (uint8_t)((uint64_t)w->now >> 16);
+    raw[2] = (uint8_t)((uint64_t)w->now >> 8);
+    raw[3] = (uint8_t)w->now;
+    hash_random(raw + 4, sizeof(raw) - 4);
+    for (k = 0; k < sizeof(raw); k++)
+        snprintf(r->token_jti + 2 * k, 3, "%02x", raw[k]);
     r->iat = w->now;
     r->token_exp = w->now + policy_token_lifetime(r->policy, r->az->break_glass);
     rc = authz_entry(r->policy, r->az, r->token_jti, r->id, r->org, r->issuer, r->iat, r->token_exp,

@@ -262,12 +262,15 @@ out:
     return rc;
 }
 
-/* What the purge scan collects: the keys of expired jtis (a bounded batch per scan). */
+/*
+ * What the purge scan collects: keys of the expiry index (exp ‖ who ‖ 0x00 ‖ jti) whose
+ * assertions can no longer be accepted, oldest first, at most ASSERTION_PURGE_STEP per use.
+ */
 struct assertion_purge {
     int64_t now;
     size_t n;
     size_t len[ASSERTION_PURGE_STEP];
-    uint8_t key[ASSERTION_PURGE_STEP][ASSERTION_KEY_MAX];
+    uint8_t key[ASSERTION_PURGE_STEP][8 + ASSERTION_KEY_MAX];
 };
 
 static enum err
@@ -277,27 +280,53 @@ assertion_purge_scan(void *ctx, const void *key, size_t key_len, const void *val
     uint64_t exp;
     enum err rc;
 
-    rc = store_u64_val(val, val_len, &exp);
+    (void)val;
+    (void)val_len;
+    if (key_len <= 8 || key_len > 8 + ASSERTION_KEY_MAX)
+        return ERR_STORAGE;
+    rc = store_u64_val(key, 8, &exp);
     if (rc != ERR_OK)
         return rc;
-    if (key_len > ASSERTION_KEY_MAX)
-        return ERR_STORAGE;
+    /* The index is in expiry order: the first key still acceptable ends the scan. */
     if (exp > (uint64_t)INT64_MAX - TOKEN_LEEWAY || (int64_t)exp + TOKEN_LEEWAY > p->now)
-        return ERR_OK;
+        return ERR_EXISTS;
     memcpy(p->key[p->n], key, key_len);
     p->len[p->n] = key_len;
     p->n++;
-    /* A full batch stops the scan; the caller deletes it and scans again. */
     return p->n == ASSERTION_PURGE_STEP ? ERR_EXISTS : ERR_OK;
+}
+
+/*
+ * assertion_purge forgets up to ASSERTION_PURGE_STEP jtis (of any issuer) that can no longer be
+ * accepted, found from the start of the expiry index: the work per use is bounded, and every use
+ * forgets more than it adds while anything has expired, so the tables hold only live jtis.
+ */
+static enum err
+assertion_purge(struct store_txn *t, int64_t now)
+{
+    struct assertion_purge *p = xcalloc(1, sizeof(*p));
+    enum err rc;
+    size_t i;
+
+    p->now = now;
+    rc = store_scan(t, STORE_JTI_BY_EXP, "", 0, assertion_purge_scan, p);
+    for (i = 0; rc == ERR_OK && i < p->n; i++) {
+        rc = store_del(t, STORE_JTI_BY_EXP, p->key[i], p->len[i]);
+        if (rc == ERR_OK)
+            rc = store_del(t, STORE_JTI, p->key[i] + 8, p->len[i] - 8);
+        if (rc == ERR_NOTFOUND)
+            rc = ERR_STORAGE;
+    }
+    free(p);
+    return rc;
 }
 
 enum err
 assertion_jti_use(struct store_txn *t, const char *who, const char *jti, int64_t exp, int64_t now,
                   char why[static STATE_WHY_MAX])
 {
-    struct assertion_purge *p = NULL;
-    uint8_t key[ASSERTION_KEY_MAX], val[8];
-    size_t wlen = strlen(who), jlen = strlen(jti), i;
+    uint8_t key[8 + ASSERTION_KEY_MAX];
+    size_t wlen = strlen(who), jlen = strlen(jti);
     enum err rc;
 
     if (wlen == 0 || wlen > ASSERTION_WHO_MAX || jlen == 0 || jlen > ASSERTION_JTI_MAX) {
@@ -314,31 +343,20 @@ assertion_jti_use(struct store_txn *t, const char *who, const char *jti, int64_t
                  TOKEN_LEEWAY);
         return ERR_AUTH;
     }
-    memcpy(key, who, wlen);
-    key[wlen] = 0x00;
-    p = xcalloc(1, sizeof(*p));
-    p->now = now;
-    do {
-        p->n = 0;
-        rc = store_scan(t, STORE_JTI, key, wlen + 1, assertion_purge_scan, p);
-        if (rc != ERR_OK)
-            goto out;
-        for (i = 0; i < p->n; i++) {
-            rc = store_del(t, STORE_JTI, p->key[i], p->len[i]);
-            if (rc != ERR_OK) {
-                rc = ERR_STORAGE;
-                goto out;
-            }
-        }
-    } while (p->n == ASSERTION_PURGE_STEP);
-    memcpy(key + wlen + 1, jti, jlen);
-    store_u64_key((uint64_t)exp, val);
-    rc = store_put(t, STORE_JTI, key, wlen + 1 + jlen, val, sizeof(val), true, false);
+    rc = assertion_purge(t, now);
+    if (rc != ERR_OK)
+        return rc;
+    /* The expiry index's key is exp ‖ the jti table's key, so a purge finds both. */
+    store_u64_key((uint64_t)exp, key);
+    memcpy(key + 8, who, wlen);
+    key[8 + wlen] = 0x00;
+    memcpy(key + 8 + wlen + 1, jti, jlen);
+    rc = store_put(t, STORE_JTI, key + 8, wlen + 1 + jlen, key, 8, true, false);
+    if (rc == ERR_OK)
+        rc = store_put(t, STORE_JTI_BY_EXP, key, 8 + wlen + 1 + jlen, "", 0, true, false);
     if (rc == ERR_CONFLICT)
         snprintf(why, STATE_WHY_MAX,
                  "the assertion's \"jti\" was used already: an assertion is single use, so make "
                  "a new one (with a new jti) for every request");
-out:
-    free(p);
     return rc;
 }

@@ -17,8 +17,10 @@
  *
  * Single use: assertion_jti_use remembers a jti in the STORE_JTI side table (key: who ‖ 0x00 ‖
  * jti; value: the assertion's exp, 8 bytes big-endian) until the assertion can no longer be
- * accepted, so a replay is refused, also after a restart. It runs in the sequencer's write
- * transaction, from a write's check, so uses are decided in log order and are durable before
+ * accepted, so a replay is refused, also after a restart. STORE_JTI_BY_EXP indexes the same
+ * jtis by expiry (key: exp (8, BE) ‖ who ‖ 0x00 ‖ jti; empty value), so forgetting expired ones
+ * costs a bounded amount of work per use, however many are remembered. It runs in the sequencer's
+ * write transaction, from a write's check, so uses are decided in log order and are durable before
  * a token is given out.
  *
  * THREAD SAFETY: assertion_verify and assertion_subject are reentrant; assertion_jti_use runs
@@ -79,8 +81,9 @@ enum err assertion_verify(const char *jws, size_t len, const struct pkey *key, c
 /*
  * assertion_jti_use records that who (a client id, or ASSERTION_PATIENT_PREFIX ‖ NHS number)
  * used jti in an assertion that expires at exp, at the sequencer's time now. First it forgets
- * who's remembered jtis that can no longer be accepted (exp + TOKEN_LEEWAY <= now), so the
- * table stays bounded by the assertions still alive. Returns ERR_OK; ERR_AUTH (why set) if the
+ * up to a bounded number of remembered jtis, of any issuer, that can no longer be accepted
+ * (exp + TOKEN_LEEWAY <= now), oldest first, so the table stays bounded by the assertions still
+ * alive. Returns ERR_OK; ERR_AUTH (why set) if the
  * assertion has expired by now; ERR_CONFLICT (why set) if who used jti already; ERR_INVAL (why
  * set) for an empty or too long who or jti; ERR_NOMEM or ERR_STORAGE. On any failure nothing
  * is recorded (the caller's nested transaction is aborted).
