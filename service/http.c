@@ -36,6 +36,10 @@
 #define HTTP_DRAIN_MS     10000
 #define HTTP_ENTITY_SLACK 4 /* h2o buffers up to this many times max_body; we answer 413 */
 
+/* Out of file descriptors: accept(2) again after a pause, and warn once a minute at most. */
+#define HTTP_ACCEPT_PAUSE_MS 100
+#define HTTP_ACCEPT_WARN_S   60
+
 struct http_route {
     const char *method;
     const char *path;
@@ -93,6 +97,10 @@ struct http_worker {
     h2o_multithread_queue_t *queue;
     h2o_multithread_receiver_t receiver;
     unsigned pending; /* writes handed to the sequencer and not yet completed */
+
+    /* Accepting paused until then (monotonic clock, ms; 0: not paused), and the last warning. */
+    int64_t accept_resume_ms;
+    time_t accept_warned;
 };
 
 struct http_pending;
@@ -941,6 +949,37 @@ http_on_conn_close(void *data)
     atomic_fetch_sub(&http_conns, 1);
 }
 
+/* http_now_ms reads the monotonic clock in milliseconds. */
+static int64_t
+http_now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/*
+ * http_accept_pause stops reading the listener for HTTP_ACCEPT_PAUSE_MS after accept(2) failed
+ * for want of a file descriptor or memory. The listener stays readable while the connection
+ * waits in the backlog, and epoll is level-triggered, so without the pause the thread would
+ * spin on accept(2) at full CPU until a descriptor is freed; http_worker_run resumes it.
+ */
+static void
+http_accept_pause(struct http_worker *w)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    if (w->accept_warned == 0 || ts.tv_sec - w->accept_warned >= HTTP_ACCEPT_WARN_S) {
+        log_warn("http: cannot accept a connection; pausing accepts for %d ms",
+                 HTTP_ACCEPT_PAUSE_MS);
+        w->accept_warned = ts.tv_sec;
+    }
+    h2o_socket_read_stop(w->listener);
+    w->accept_resume_ms = http_now_ms() + HTTP_ACCEPT_PAUSE_MS;
+}
+
 static void
 http_on_accept(h2o_socket_t *listener, const char *err)
 {
@@ -952,8 +991,11 @@ http_on_accept(h2o_socket_t *listener, const char *err)
         return;
     for (i = 0; i < HTTP_ACCEPT_BURST; i++) {
         sock = h2o_evloop_socket_accept(listener);
-        if (sock == NULL)
+        if (sock == NULL) {
+            if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)
+                http_accept_pause(w);
             break;
+        }
         if (atomic_fetch_add(&http_conns, 1) >= http_max_conns) {
             atomic_fetch_sub(&http_conns, 1);
             atomic_fetch_add(&http_refused, 1);
@@ -1029,6 +1071,10 @@ http_worker_run(void *arg)
 
     for (;;) {
         h2o_evloop_run(w->loop, HTTP_LOOP_WAIT_MS);
+        if (w->accept_resume_ms != 0 && !draining && http_now_ms() >= w->accept_resume_ms) {
+            w->accept_resume_ms = 0;
+            h2o_socket_read_start(w->listener, http_on_accept);
+        }
         if (!draining && atomic_load(&http_stopping)) {
             draining = true;
             h2o_socket_read_stop(w->listener);
