@@ -40,6 +40,9 @@
 #define HTTP_ACCEPT_PAUSE_MS 100
 #define HTTP_ACCEPT_WARN_S   60
 
+/* How often a worker looks for responses a client has stopped taking (http_sweep_writers). */
+#define HTTP_SWEEP_MS 250
+
 struct http_route {
     const char *method;
     const char *path;
@@ -101,6 +104,17 @@ struct http_worker {
     /* Accepting paused until then (monotonic clock, ms; 0: not paused), and the last warning. */
     int64_t accept_resume_ms;
     time_t accept_warned;
+
+    /* The open connections (struct http_conn), and when they were last swept. */
+    h2o_linklist_t conns;
+    int64_t swept_ms;
+};
+
+/* A connection its worker watches for a response the client does not take. */
+struct http_conn {
+    h2o_linklist_t link;
+    h2o_socket_t *sock;
+    int64_t writing_since; /* monotonic ms; 0: not writing when last looked */
 };
 
 struct http_pending;
@@ -945,8 +959,13 @@ http_on_setup_ostream(h2o_filter_t *self, h2o_req_t *req, h2o_ostream_t **slot)
 static void
 http_on_conn_close(void *data)
 {
-    (void)data;
+    struct http_conn *hc = data;
+
     atomic_fetch_sub(&http_conns, 1);
+    if (hc != NULL) {
+        h2o_linklist_unlink(&hc->link);
+        free(hc);
+    }
 }
 
 /* http_now_ms reads the monotonic clock in milliseconds. */
@@ -985,6 +1004,7 @@ http_on_accept(h2o_socket_t *listener, const char *err)
 {
     struct http_worker *w = listener->data;
     h2o_socket_t *sock;
+    struct http_conn *hc;
     int i;
 
     if (err != NULL)
@@ -1003,8 +1023,11 @@ http_on_accept(h2o_socket_t *listener, const char *err)
             continue;
         }
         atomic_fetch_add(&http_accepted, 1);
+        hc = xcalloc(1, sizeof(*hc));
+        hc->sock = sock;
+        h2o_linklist_insert(&w->conns, &hc->link);
         sock->on_close.cb = http_on_conn_close;
-        sock->on_close.data = NULL;
+        sock->on_close.data = hc;
         h2o_accept(&w->accept_ctx, sock);
     }
 }
@@ -1051,6 +1074,30 @@ http_listen_fd(const struct config *cfg, bool shared)
     return fd;
 }
 
+/*
+ * http_sweep_writers shuts down each connection whose response has waited the request timeout
+ * for the client to take it. h2o 2.2.5 has no send timeout, so a client that stops reading (a
+ * slow read) would hold its connection, and a place under the cap, for ever. shutdown(2) makes
+ * the pending write fail, and h2o then closes the connection itself.
+ */
+static void
+http_sweep_writers(struct http_worker *w, int64_t now)
+{
+    int64_t timeout = (int64_t)w->app->cfg->req_timeout_ms;
+    struct http_conn *hc;
+    h2o_linklist_t *l;
+
+    for (l = w->conns.next; l != &w->conns; l = l->next) {
+        hc = H2O_STRUCT_FROM_MEMBER(struct http_conn, link, l);
+        if (!h2o_socket_is_writing(hc->sock))
+            hc->writing_since = 0;
+        else if (hc->writing_since == 0)
+            hc->writing_since = now;
+        else if (now - hc->writing_since >= timeout)
+            shutdown(h2o_socket_get_fd(hc->sock), SHUT_RDWR);
+    }
+}
+
 static void *
 http_worker_run(void *arg)
 {
@@ -1067,10 +1114,15 @@ http_worker_run(void *arg)
     h2o_multithread_register_receiver(w->queue, &w->receiver, http_on_completions);
     w->listener = h2o_evloop_socket_create(w->loop, w->fd, H2O_SOCKET_FLAG_DONT_READ);
     w->listener->data = w;
+    h2o_linklist_init_anchor(&w->conns);
     h2o_socket_read_start(w->listener, http_on_accept);
 
     for (;;) {
         h2o_evloop_run(w->loop, HTTP_LOOP_WAIT_MS);
+        if (http_now_ms() - w->swept_ms >= HTTP_SWEEP_MS) {
+            w->swept_ms = http_now_ms();
+            http_sweep_writers(w, w->swept_ms);
+        }
         if (w->accept_resume_ms != 0 && !draining && http_now_ms() >= w->accept_resume_ms) {
             w->accept_resume_ms = 0;
             h2o_socket_read_start(w->listener, http_on_accept);
@@ -1096,6 +1148,14 @@ http_worker_run(void *arg)
      * in flight after the drain timeout will be answered into this thread's queue.
      */
     store_thread_end(w->app->store);
+    /* Connections still open after the drain are left to the exit; forget their records. */
+    while (!h2o_linklist_is_empty(&w->conns)) {
+        struct http_conn *hc = H2O_STRUCT_FROM_MEMBER(struct http_conn, link, w->conns.next);
+
+        hc->sock->on_close.data = NULL;
+        h2o_linklist_unlink(&hc->link);
+        free(hc);
+    }
     if (w->pending > 0 || atomic_load(&http_conns) > 0)
         return NULL;
     h2o_multithread_unregister_receiver(w->queue, &w->receiver);
