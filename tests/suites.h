@@ -38,5 +38,6 @@ Suite *fhir_consent_suite(void);
 Suite *consents_suite(void);
 Suite *access_suite(void);
 Suite *authz_suite(void);
+Suite *token_attacks_suite(void);
 
 #endif
