@@ -8,6 +8,7 @@
 //        node abuse.mjs fdlimit PORT PID N           (B8: N connections at the fd limit)
 //        node abuse.mjs slow   PORT PID SECONDS LORIS BODY READ   (B3)
 //        node abuse.mjs big    PORT PID ROUNDS [NAME]  (B5; NAME: one request only)
+//        node abuse.mjs bodies PORT PID N BYTES    (B5: N unfinished bodies of BYTES at once)
 //        node abuse.mjs bombs  PORT PID ADMIN_TOKEN CLIENT_TOKEN   (B6)
 import fs from 'node:fs';
 import net from 'node:net';
@@ -336,6 +337,32 @@ async function big(rounds, only) {
   };
 }
 
+// bodies holds n connections at once, each with a body of bytes sent but for its last byte, so
+// that the server buffers them all; it measures RSS then, and after they go.
+async function bodies(n, bytes) {
+  const before = proc();
+  const socks = [];
+  for (let i = 0; i < n; i++) {
+    const s = net.connect(port, '127.0.0.1');
+    s.on('error', () => {});
+    s.on('connect', () => {
+      s.write('POST /v1/orgs HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n' +
+              `Content-Length: ${bytes}\r\n\r\n`);
+      s.write(Buffer.alloc(bytes - 1, 0x20));
+    });
+    socks.push(s);
+  }
+  await sleep(2000);
+  const during = proc();
+  socks.forEach((s) => s.destroy());
+  await sleep(1000);
+  return {
+    connections: n, bytes, rss_before_kb: before.rss, rss_during_kb: during.rss,
+    growth_per_connection_kb: Math.round((during.rss - before.rss) / n), fds_during: during.fds,
+    rss_after_kb: proc().rss, probe_after: (await probe()).status, alive: alive(),
+  };
+}
+
 // The JSON bombs: each is a body, within or beyond the 64 KiB body limit.
 function bombs() {
   const deep = (n) => '['.repeat(n) + ']'.repeat(n);
@@ -400,10 +427,11 @@ const run = {
   fdlimit: () => fdlimit(Number(rest[0])),
   slow: () => slow(...rest.map(Number)),
   big: () => big(Number(rest[0]), rest[1]),
+  bodies: () => bodies(Number(rest[0]), Number(rest[1])),
   bombs: () => bombAll(rest[0], rest[1]),
 }[scenario];
 if (!run) {
-  console.error('usage: node abuse.mjs conns|fdlimit|slow|big|bombs PORT PID ...');
+  console.error('usage: node abuse.mjs conns|fdlimit|slow|big|bodies|bombs PORT PID ...');
   process.exit(64);
 }
 console.log(JSON.stringify(await run()));
