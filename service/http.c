@@ -4,6 +4,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/sockios.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <pthread.h>
@@ -13,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -115,6 +117,8 @@ struct http_conn {
     h2o_linklist_t link;
     h2o_socket_t *sock;
     int64_t writing_since; /* monotonic ms; 0: not writing when last looked */
+    size_t written;        /* sock->bytes_written then: it grows as each answer is handed over */
+    int unsent;            /* bytes the kernel held for the client then (SIOCOUTQ) */
 };
 
 struct http_pending;
@@ -1075,10 +1079,12 @@ http_listen_fd(const struct config *cfg, bool shared)
 }
 
 /*
- * http_sweep_writers shuts down each connection whose response has waited the request timeout
- * for the client to take it. h2o 2.2.5 has no send timeout, so a client that stops reading (a
- * slow read) would hold its connection, and a place under the cap, for ever. shutdown(2) makes
- * the pending write fail, and h2o then closes the connection itself.
+ * http_sweep_writers shuts down each connection whose answer has waited the request timeout
+ * with the client taking none of it. h2o 2.2.5 has no send timeout, so a client that stops
+ * reading (a slow read) would hold its connection, and a place under the cap, for ever.
+ * shutdown(2) makes the pending write fail, and h2o then closes the connection itself. A client
+ * that reads, however slowly, is not cut off: a new answer, or any change in what the kernel
+ * still holds for the client, starts the clock again.
  */
 static void
 http_sweep_writers(struct http_worker *w, int64_t now)
@@ -1086,15 +1092,22 @@ http_sweep_writers(struct http_worker *w, int64_t now)
     int64_t timeout = (int64_t)w->app->cfg->req_timeout_ms;
     struct http_conn *hc;
     h2o_linklist_t *l;
+    int fd, unsent;
+    bool writing;
 
     for (l = w->conns.next; l != &w->conns; l = l->next) {
         hc = H2O_STRUCT_FROM_MEMBER(struct http_conn, link, l);
-        if (!h2o_socket_is_writing(hc->sock))
-            hc->writing_since = 0;
-        else if (hc->writing_since == 0)
-            hc->writing_since = now;
-        else if (now - hc->writing_since >= timeout)
-            shutdown(h2o_socket_get_fd(hc->sock), SHUT_RDWR);
+        fd = h2o_socket_get_fd(hc->sock);
+        writing = h2o_socket_is_writing(hc->sock);
+        if (!writing || ioctl(fd, SIOCOUTQ, &unsent) != 0)
+            unsent = 0;
+        if (!writing || hc->sock->bytes_written != hc->written || unsent != hc->unsent) {
+            hc->written = hc->sock->bytes_written;
+            hc->unsent = unsent;
+            hc->writing_since = writing ? now : 0;
+        } else if (now - hc->writing_since >= timeout) {
+            shutdown(fd, SHUT_RDWR);
+        }
     }
 }
 

@@ -7,6 +7,7 @@
 // usage: node abuse.mjs conns  PORT PID N            (B2: N idle connections against the cap)
 //        node abuse.mjs fdlimit PORT PID N           (B8: N connections at the fd limit)
 //        node abuse.mjs slow   PORT PID SECONDS LORIS BODY READ   (B3)
+//        node abuse.mjs steady PORT PID N BYTES_PER_S   (B3: a slow but steady reader)
 //        node abuse.mjs big    PORT PID ROUNDS [NAME]  (B5; NAME: one request only)
 //        node abuse.mjs bodies PORT PID N BYTES    (B5: N unfinished bodies of BYTES at once)
 //        node abuse.mjs bombs  PORT PID ADMIN_TOKEN CLIENT_TOKEN   (B6)
@@ -264,6 +265,41 @@ async function slow(seconds, loris, body, read) {
   };
 }
 
+// steady pipelines n requests for /metrics and reads the answers at about rate bytes a second:
+// a slow reader that keeps taking answers, which the rule against slow reads must not cut off.
+function steady(n, rate) {
+  return new Promise((resolve) => {
+    const s = net.connect(port, '127.0.0.1');
+    const start = now();
+    let answers = 0;
+    let tail = '';
+    let bytes = 0;
+    const done = (cut) => {
+      clearInterval(timer);
+      clearTimeout(limit);
+      s.destroy();
+      resolve({ requests: n, answers, bytes, ms: now() - start, cut_off: cut, alive: alive() });
+    };
+    s.on('error', () => {});
+    s.on('end', () => done(true));
+    s.pause();
+    s.on('connect', () => s.write('GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n'.repeat(n)));
+    // Every 100 ms, take about a tenth of rate from what the socket has buffered (16 KiB at
+    // most a read; each read lets it take more from the kernel).
+    const timer = setInterval(() => {
+      let chunk;
+      for (let taken = 0; taken < rate / 10 && (chunk = s.read()) !== null; taken += chunk.length) {
+        const text = tail + chunk.toString('latin1');
+        answers += text.split('HTTP/1.1 200').length - 1;
+        tail = text.slice(-12);
+        bytes += chunk.length;
+      }
+      if (answers >= n) done(false);
+    }, 100);
+    const limit = setTimeout(() => done(true), 60000);
+  });
+}
+
 // stream writes total bytes in piece-sized writes, respecting back-pressure, until done, the
 // socket closes or the server answers.
 async function stream(s, total, piece) {
@@ -427,12 +463,13 @@ const run = {
   conns: () => conns(Number(rest[0])),
   fdlimit: () => fdlimit(Number(rest[0])),
   slow: () => slow(...rest.map(Number)),
+  steady: () => steady(Number(rest[0]), Number(rest[1])),
   big: () => big(Number(rest[0]), rest[1]),
   bodies: () => bodies(Number(rest[0]), Number(rest[1])),
   bombs: () => bombAll(rest[0], rest[1]),
 }[scenario];
 if (!run) {
-  console.error('usage: node abuse.mjs conns|fdlimit|slow|big|bodies|bombs PORT PID ...');
+  console.error('usage: node abuse.mjs conns|fdlimit|slow|steady|big|bodies|bombs PORT PID ...');
   process.exit(64);
 }
 console.log(JSON.stringify(await run()));

@@ -77,6 +77,10 @@ check "B3: at least 99 % of the health probes during the attack answer" \
     jqt '.probe_ok_pct >= 99' <<<"$B3"
 check "B3: descriptors return to the baseline (within 5) afterwards" \
     jqt '.fds_after <= .fds_base + 5 and .alive' <<<"$B3"
+STEADY=$("${ABUSE[@]}" steady "$PORT" "$SERVER_PID" 3000 1000000)
+figure "B3 (steady reader)" "$STEADY"
+check "B3: a slow but steady reader of 3000 pipelined answers (about 7 MB at 1 MB/s) gets them all" \
+    jqt '.answers == 3000 and .cut_off == false' <<<"$STEADY"
 check "B3: the server stops cleanly" stop_server
 
 # --- B4: no HTTP/2, neither by upgrade nor by ALPN --------------------------------------------
