@@ -100,7 +100,7 @@ e2e: all
 	$(Q)cd tests/e2e && npm ci --no-audit --no-fund --loglevel=error
 	$(Q)BUILD=$(BUILD) bash tests/e2e/run.sh
 
-check: format-check unit e2e
+check: format-check lint unit e2e
 
 run: all
 	$(Q)[ -d var/demo ] || { mkdir -p var && ./$(BUILD)/consentd init --data var/demo && \
@@ -115,6 +115,10 @@ bench: all
 
 format:
 	$(Q)clang-format -i $(wildcard include/consentd/*.h crypto/*.c service/*.c policies/*.c tests/*.c tests/*.h tests/fuzz/*.c)
+
+# Source lints: constant-time compares of secrets, no known-bad crypto calls, library versions.
+lint:
+	$(Q)bash tests/lint.sh
 
 format-check: deps
 	$(Q)clang-format --dry-run --Werror $(wildcard include/consentd/*.h crypto/*.c service/*.c policies/*.c tests/*.c tests/*.h tests/fuzz/*.c)

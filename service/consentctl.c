@@ -471,8 +471,9 @@ static const char usage_token_verify[] =
     "\n"
     "Verifies an access token the way a record holder would: fetches the issuer's metadata and\n"
     "JWKS, picks the key the token's kid names, checks the EdDSA signature, typ at+jwt, iss,\n"
-    "that aud holds AUDIENCE (default: the issuer), and the expiry (60 s leeway). Prints the\n"
-    "claims and exits 0, or says what failed and exits 65. TOKEN may be - for standard input.\n";
+    "that aud holds AUDIENCE (default: the issuer), the expiry and that it was not issued in\n"
+    "the future (60 s leeway each). Prints the claims and exits 0, or says what failed and\n"
+    "exits 65. TOKEN may be - for standard input.\n";
 
 /* ctl_aud_has is true if the "aud" claim is audience or an array holding it. */
 static bool
@@ -502,7 +503,7 @@ cmd_token_verify(int argc, char **argv)
     uint8_t pk[KEYS_PUBLIC_BYTES];
     struct jws_parts p = {0};
     cJSON *meta = NULL, *jwks = NULL;
-    const cJSON *issuer, *k, *kid, *typ, *exp;
+    const cJSON *issuer, *k, *kid, *typ, *exp, *iat;
     size_t n;
     int ch, code;
 
@@ -592,6 +593,12 @@ cmd_token_verify(int argc, char **argv)
     }
     if (!cJSON_IsNumber(exp) || exp->valuedouble + TOKEN_LEEWAY <= (double)time(NULL)) {
         code = ctl_fail(EX_DATAERR, "the token has expired");
+        goto out;
+    }
+    /* A token from the future means one of the two clocks is wrong (RELIABILITY D13). */
+    iat = cJSON_GetObjectItemCaseSensitive(p.payload, "iat");
+    if (!cJSON_IsNumber(iat) || iat->valuedouble > (double)time(NULL) + TOKEN_LEEWAY) {
+        code = ctl_fail(EX_DATAERR, "the token was issued in the future; check this clock");
         goto out;
     }
     text = cJSON_Print(p.payload);

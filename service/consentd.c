@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sysexits.h>
 #include <unistd.h>
@@ -463,8 +464,10 @@ cmd_serve(int argc, char **argv)
         return cmd_fail(EX_CONFIG, "%s", "[admin] token_hash is missing from consentd.conf");
     if (policy_load(cfg.policy, &pol, why, sizeof(why)) != ERR_OK)
         return cmd_fail(EX_CONFIG, "%s", why);
-    if (hash_init() != ERR_OK)
+    if (hash_init() != ERR_OK) {
+        code = cmd_fail(EX_SOFTWARE, "%s", "libsodium failed to initialise; not serving");
         goto out;
+    }
     if (load_key(&cfg, CONFIG_CKPT_KEY_NAME, "checkpoint", &ck) != ERR_OK)
         goto out;
     rc = ckpt_signer_init(&signer, ck, cfg.origin);
@@ -543,9 +546,24 @@ out:
     return code;
 }
 
+/*
+ * no_core_dumps sets the core file size limit to 0, soft and hard. The keys live in libsodium's
+ * guarded memory, which is left out of core dumps anyway, but request buffers hold bearer
+ * tokens and NHS numbers, and a core file would keep them on disk.
+ */
+static void
+no_core_dumps(void)
+{
+    const struct rlimit none = {0, 0};
+
+    if (setrlimit(RLIMIT_CORE, &none) != 0)
+        fprintf(stderr, "consentd: cannot disable core dumps: %s\n", strerror(errno));
+}
+
 int
 main(int argc, char **argv)
 {
+    no_core_dumps();
     if (argc < 2) {
         fputs(usage_main, stderr);
         return EX_USAGE;

@@ -4,6 +4,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/sockios.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <pthread.h>
@@ -13,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -35,6 +37,13 @@
 #define HTTP_LOOP_WAIT_MS 200
 #define HTTP_DRAIN_MS     10000
 #define HTTP_ENTITY_SLACK 4 /* h2o buffers up to this many times max_body; we answer 413 */
+
+/* Out of file descriptors: accept(2) again after a pause, and warn once a minute at most. */
+#define HTTP_ACCEPT_PAUSE_MS 100
+#define HTTP_ACCEPT_WARN_S   60
+
+/* How often a worker looks for responses a client has stopped taking (http_sweep_writers). */
+#define HTTP_SWEEP_MS 250
 
 struct http_route {
     const char *method;
@@ -102,6 +111,23 @@ struct http_worker {
     h2o_multithread_queue_t *queue;
     h2o_multithread_receiver_t receiver;
     unsigned pending; /* writes handed to the sequencer and not yet completed */
+
+    /* Accepting paused until then (monotonic clock, ms; 0: not paused), and the last warning. */
+    int64_t accept_resume_ms;
+    time_t accept_warned;
+
+    /* The open connections (struct http_conn), and when they were last swept. */
+    h2o_linklist_t conns;
+    int64_t swept_ms;
+};
+
+/* A connection its worker watches for a response the client does not take. */
+struct http_conn {
+    h2o_linklist_t link;
+    h2o_socket_t *sock;
+    int64_t writing_since; /* monotonic ms; 0: not writing when last looked */
+    size_t written;        /* sock->bytes_written then: it grows as each answer is handed over */
+    int unsent;            /* bytes the kernel held for the client then (SIOCOUTQ) */
 };
 
 struct http_pending;
@@ -966,8 +992,44 @@ http_on_setup_ostream(h2o_filter_t *self, h2o_req_t *req, h2o_ostream_t **slot)
 static void
 http_on_conn_close(void *data)
 {
-    (void)data;
+    struct http_conn *hc = data;
+
     atomic_fetch_sub(&http_conns, 1);
+    if (hc != NULL) {
+        h2o_linklist_unlink(&hc->link);
+        free(hc);
+    }
+}
+
+/* http_now_ms reads the monotonic clock in milliseconds. */
+static int64_t
+http_now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/*
+ * http_accept_pause stops reading the listener for HTTP_ACCEPT_PAUSE_MS after accept(2) failed
+ * for want of a file descriptor or memory. The listener stays readable while the connection
+ * waits in the backlog, and epoll is level-triggered, so without the pause the thread would
+ * spin on accept(2) at full CPU until a descriptor is freed; http_worker_run resumes it.
+ */
+static void
+http_accept_pause(struct http_worker *w)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    if (w->accept_warned == 0 || ts.tv_sec - w->accept_warned >= HTTP_ACCEPT_WARN_S) {
+        log_warn("http: cannot accept a connection; pausing accepts for %d ms",
+                 HTTP_ACCEPT_PAUSE_MS);
+        w->accept_warned = ts.tv_sec;
+    }
+    h2o_socket_read_stop(w->listener);
+    w->accept_resume_ms = http_now_ms() + HTTP_ACCEPT_PAUSE_MS;
 }
 
 static void
@@ -975,14 +1037,18 @@ http_on_accept(h2o_socket_t *listener, const char *err)
 {
     struct http_worker *w = listener->data;
     h2o_socket_t *sock;
+    struct http_conn *hc;
     int i;
 
     if (err != NULL)
         return;
     for (i = 0; i < HTTP_ACCEPT_BURST; i++) {
         sock = h2o_evloop_socket_accept(listener);
-        if (sock == NULL)
+        if (sock == NULL) {
+            if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)
+                http_accept_pause(w);
             break;
+        }
         if (atomic_fetch_add(&http_conns, 1) >= http_max_conns) {
             atomic_fetch_sub(&http_conns, 1);
             atomic_fetch_add(&http_refused, 1);
@@ -990,8 +1056,11 @@ http_on_accept(h2o_socket_t *listener, const char *err)
             continue;
         }
         atomic_fetch_add(&http_accepted, 1);
+        hc = xcalloc(1, sizeof(*hc));
+        hc->sock = sock;
+        h2o_linklist_insert(&w->conns, &hc->link);
         sock->on_close.cb = http_on_conn_close;
-        sock->on_close.data = NULL;
+        sock->on_close.data = hc;
         h2o_accept(&w->accept_ctx, sock);
     }
 }
@@ -1038,6 +1107,39 @@ http_listen_fd(const struct config *cfg, bool shared)
     return fd;
 }
 
+/*
+ * http_sweep_writers shuts down each connection whose answer has waited the request timeout
+ * with the client taking none of it. h2o 2.2.5 has no send timeout, so a client that stops
+ * reading (a slow read) would hold its connection, and a place under the cap, for ever.
+ * shutdown(2) makes the pending write fail, and h2o then closes the connection itself. A client
+ * that reads, however slowly, is not cut off: a new answer, or any change in what the kernel
+ * still holds for the client, starts the clock again.
+ */
+static void
+http_sweep_writers(struct http_worker *w, int64_t now)
+{
+    int64_t timeout = (int64_t)w->app->cfg->req_timeout_ms;
+    struct http_conn *hc;
+    h2o_linklist_t *l;
+    int fd, unsent;
+    bool writing;
+
+    for (l = w->conns.next; l != &w->conns; l = l->next) {
+        hc = H2O_STRUCT_FROM_MEMBER(struct http_conn, link, l);
+        fd = h2o_socket_get_fd(hc->sock);
+        writing = h2o_socket_is_writing(hc->sock);
+        if (!writing || ioctl(fd, SIOCOUTQ, &unsent) != 0)
+            unsent = 0;
+        if (!writing || hc->sock->bytes_written != hc->written || unsent != hc->unsent) {
+            hc->written = hc->sock->bytes_written;
+            hc->unsent = unsent;
+            hc->writing_since = writing ? now : 0;
+        } else if (now - hc->writing_since >= timeout) {
+            shutdown(fd, SHUT_RDWR);
+        }
+    }
+}
+
 static void *
 http_worker_run(void *arg)
 {
@@ -1054,10 +1156,19 @@ http_worker_run(void *arg)
     h2o_multithread_register_receiver(w->queue, &w->receiver, http_on_completions);
     w->listener = h2o_evloop_socket_create(w->loop, w->fd, H2O_SOCKET_FLAG_DONT_READ);
     w->listener->data = w;
+    h2o_linklist_init_anchor(&w->conns);
     h2o_socket_read_start(w->listener, http_on_accept);
 
     for (;;) {
         h2o_evloop_run(w->loop, HTTP_LOOP_WAIT_MS);
+        if (http_now_ms() - w->swept_ms >= HTTP_SWEEP_MS) {
+            w->swept_ms = http_now_ms();
+            http_sweep_writers(w, w->swept_ms);
+        }
+        if (w->accept_resume_ms != 0 && !draining && http_now_ms() >= w->accept_resume_ms) {
+            w->accept_resume_ms = 0;
+            h2o_socket_read_start(w->listener, http_on_accept);
+        }
         if (!draining && atomic_load(&http_stopping)) {
             draining = true;
             h2o_socket_read_stop(w->listener);
@@ -1079,6 +1190,14 @@ http_worker_run(void *arg)
      * in flight after the drain timeout will be answered into this thread's queue.
      */
     store_thread_end(w->app->store);
+    /* Connections still open after the drain are left to the exit; forget their records. */
+    while (!h2o_linklist_is_empty(&w->conns)) {
+        struct http_conn *hc = H2O_STRUCT_FROM_MEMBER(struct http_conn, link, w->conns.next);
+
+        hc->sock->on_close.data = NULL;
+        h2o_linklist_unlink(&hc->link);
+        free(hc);
+    }
     if (w->pending > 0 || atomic_load(&http_conns) > 0)
         return NULL;
     h2o_multithread_unregister_receiver(w->queue, &w->receiver);

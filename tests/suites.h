@@ -44,5 +44,6 @@ Suite *tls_suite(void);
 Suite *tokenkeys_suite(void);
 Suite *token_suite(void);
 Suite *trail_suite(void);
+Suite *token_attacks_suite(void);
 
 #endif

@@ -50,7 +50,7 @@ struct config {
     unsigned threads;         /* HTTP worker threads; 0: one per core */
     unsigned max_connections; /* open client connections, all threads together */
     uint64_t max_body;        /* request body cap, bytes */
-    unsigned req_timeout_ms;  /* headers, body and keep-alive idle */
+    unsigned req_timeout_ms;  /* headers, body, keep-alive idle, an answer not read */
     unsigned batch_max;       /* entries in one group commit */
     unsigned queue_max;       /* writes waiting for the sequencer */
     uint64_t map_size_mb;     /* LMDB map size */

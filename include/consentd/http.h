@@ -4,9 +4,10 @@
  * and answer; they decide nothing.
  *
  * Limits: a connection cap across all threads (h2o has none), a request body cap, one timeout
- * for headers, body and keep-alive idle, and HTTP/2 off. Every response to a request that
- * reaches routing carries X-Request-Id and is one JSON line in the request log (method, path
- * without the query, status, time; never headers, bodies or query strings). h2o answers a few
+ * for headers, body, keep-alive idle and an answer the client does not read, and HTTP/2 off.
+ * Every response to a request that reaches routing carries X-Request-Id and is one JSON line in
+ * the request log (method, path without the query, status, time; never headers, bodies or query
+ * strings). h2o answers a few
  * requests itself before routing (malformed HTTP: 400; a body over four times the cap: 413);
  * those carry neither.
  *

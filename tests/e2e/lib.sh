@@ -18,6 +18,22 @@ e2e_cleanup() {
         wait "$SERVER_PID" 2>/dev/null || true
     fi
     jobs -p | xargs -r kill -KILL 2>/dev/null || true
+    # For run.sh's scan of every server log (RELIABILITY G2): the log, and what it must not
+    # hold: the admin token and each key file the test made (base64, base64url and hex).
+    if [ -n "${E2E_LOGS:-}" ] && [ -f "$E2E_TMP/server.log" ]; then
+        cp "$E2E_TMP/server.log" "$E2E_LOGS/$(basename "$0" .sh).log"
+        {
+            [ -z "${ADMIN_TOKEN:-}" ] || echo "$ADMIN_TOKEN"
+            find "$E2E_TMP" -type f -name '*.key' -size 32c | while read -r f; do
+                base64 -w0 <"$f" | tr -d =
+                echo
+                base64 -w0 <"$f" | tr +/ -_ | tr -d =
+                echo
+                od -An -tx1 -v <"$f" | tr -d ' \n'
+                echo
+            done
+        } >"$E2E_LOGS/$(basename "$0" .sh).secrets"
+    fi
     rm -rf "$E2E_TMP"
 }
 trap e2e_cleanup EXIT
