@@ -9,6 +9,7 @@
 #include "consentd/hash.h"
 #include "consentd/jstrict.h"
 #include "consentd/jws.h"
+#include "consentd/policy.h"
 #include "consentd/token.h"
 #include "consentd/xmalloc.h"
 
@@ -326,6 +327,10 @@ token_check(const struct token_signer *s, const char *jwt, size_t len, int64_t n
         *why = "the access token was issued in the future; check the clocks";
         goto out;
     }
+    if (c->exp - c->iat > POLICY_MAX_LIFETIME) {
+        *why = "the access token lives longer than any token this server issues";
+        goto out;
+    }
     rc = ERR_OK;
     *why = NULL;
 out:
@@ -465,6 +470,11 @@ token_check_access(const struct token_signer *s, const char *jwt, size_t len, in
     }
     if (iat > now + TOKEN_LEEWAY) {
         *why = "the access token was issued in the future; check the clocks";
+        goto out;
+    }
+    /* RELIABILITY D6: the verifier caps the lifetime too, not only the issuer. */
+    if (exp - iat > POLICY_MAX_LIFETIME) {
+        *why = "the access token lives longer than any token this server issues";
         goto out;
     }
     *claims = p.payload;

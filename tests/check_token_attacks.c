@@ -583,10 +583,18 @@ START_TEST(test_d6_validity_window)
         const char *extra;
         bool ok;
     } rows[] = {
-        {NOW, NOW + 300, NULL, true},       {NOW - 301, NOW - 1, NULL, true},
-        {NOW - 359, NOW - 59, NULL, true},  {NOW - 360, NOW - 60, NULL, false},
-        {NOW - 361, NOW - 61, NULL, false}, {NOW + 59, NOW + 359, NULL, true},
-        {NOW + 61, NOW + 361, NULL, false}, {NOW, NOW - 86400, NULL, false},
+        {NOW, NOW + 300, NULL, true},
+        {NOW - 301, NOW - 1, NULL, true},
+        {NOW - 359, NOW - 59, NULL, true},
+        {NOW - 360, NOW - 60, NULL, false},
+        {NOW - 361, NOW - 61, NULL, false},
+        {NOW + 59, NOW + 359, NULL, true},
+        {NOW + 61, NOW + 361, NULL, false},
+        {NOW, NOW - 86400, NULL, false},
+        /* The verifier caps the lifetime at the longest the issuer gives (POLICY_MAX_LIFETIME). */
+        {NOW, NOW + 3600, NULL, true},
+        {NOW, NOW + 3601, NULL, false},
+        {NOW, NOW + 31536000, NULL, false},
     };
     size_t i;
 
