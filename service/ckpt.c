@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "consentd/ckpt.h"
+#include "consentd/crashpoint.h"
 #include "consentd/log.h"
 
 enum err
@@ -149,14 +150,17 @@ ckpt_file_append(int fd, const char *note, size_t len)
         return ERR_TOOBIG;
     memset(rec, 0, sizeof(rec));
     memcpy(rec, note, len);
+    CRASHPOINT_TORN(CKPT_TORN, fd, rec, sizeof(rec));
     n = write(fd, rec, sizeof(rec));
     if (n != (ssize_t)sizeof(rec)) {
         log_warn("ckpt: write checkpoint record (%zd of %zu bytes)", n, sizeof(rec));
         return ERR_IO;
     }
+    CRASHPOINT(CKPT_WRITTEN);
     if (fdatasync(fd) != 0) {
         log_warn("ckpt: fdatasync checkpoint file");
         return ERR_IO;
     }
+    CRASHPOINT(CKPT_SYNCED);
     return ERR_OK;
 }

@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "consentd/crashpoint.h"
 #include "consentd/jstrict.h"
 #include "consentd/log.h"
 #include "consentd/merkle.h"
@@ -150,18 +151,38 @@ out:
 }
 
 /*
- * seq_sign_and_persist signs (size, root), appends it to the checkpoint file (fsynced) and
- * publishes it. A file error stops the process.
+ * seq_sign_and_persist signs (size, root), checks what it signed, appends it to the checkpoint
+ * file (fsynced) and publishes it. Returns ERR_OK, or ERR_BADSIG with a sentence in why when
+ * the signed checkpoint is not the in-memory tree (nothing is persisted then). A signing or
+ * file error stops the process.
  */
-static void
-seq_sign_and_persist(struct sequencer *q, uint64_t size, const uint8_t root[static HASH_BYTES])
+static enum err
+seq_sign_and_persist(struct sequencer *q, uint64_t size, const uint8_t root[static HASH_BYTES],
+                     char *why, size_t why_cap)
 {
     char note[CKPT_RECORD];
+    uint8_t mem_root[HASH_BYTES];
+    struct note_checkpoint c;
     size_t len;
     uint64_t t0;
 
     if (ckpt_sign(q->signer, size, root, note, &len) != ERR_OK)
         seq_stop_process("cannot sign a checkpoint");
+    CRASHPOINT(SIGNED);
+    /*
+     * The guard checked root against the store and the in-memory tree; check the signed note
+     * against the in-memory tree once more, so that a bit flipped in root after the guard, or
+     * a faulty signature, is never persisted.
+     */
+    merkle_range_root(&q->range, mem_root);
+    if (ckpt_open_verify(&q->signer->verifier, note, len, &c) != ERR_OK ||
+        c.size != q->range.size || !hash_equal(c.root, mem_root)) {
+        snprintf(why, why_cap,
+                 "the checkpoint signed for %llu entries does not verify or does not match the "
+                 "tree",
+                 (unsigned long long)size);
+        return ERR_BADSIG;
+    }
     t0 = seq_now_ns();
     if (ckpt_file_append(q->ckpt_fd, note, len) != ERR_OK)
         seq_stop_process("cannot persist the checkpoint");
@@ -174,6 +195,8 @@ seq_sign_and_persist(struct sequencer *q, uint64_t size, const uint8_t root[stat
     q->stats.size = size;
     atomic_store(&q->published, size);
     pthread_mutex_unlock(&q->lock);
+    CRASHPOINT(PUBLISHED);
+    return ERR_OK;
 }
 
 static time_t
@@ -272,6 +295,7 @@ seq_run_batch(struct sequencer *q, struct seq_write *batch, unsigned n)
     char *entry = NULL;
     size_t cap = 0;
     time_t now;
+    enum err rc;
 
     if (!sequencer_writable(q, why, sizeof(why))) {
         for (w = batch; w != NULL; w = w->next) {
@@ -299,9 +323,11 @@ seq_run_batch(struct sequencer *q, struct seq_write *batch, unsigned n)
         store_abort(t);
         goto done;
     }
+    CRASHPOINT(COMMIT);
     t0 = seq_now_ns();
     if (store_commit(t) != ERR_OK)
         seq_stop_process("the durable commit failed");
+    CRASHPOINT(COMMITTED);
     pthread_mutex_lock(&q->lock);
     q->stats.commit_ns += seq_now_ns() - t0;
     q->stats.batches++;
@@ -311,8 +337,15 @@ seq_run_batch(struct sequencer *q, struct seq_write *batch, unsigned n)
         goto done;
 
     why[0] = '\0';
-    if (seq_check_tree(q, first, q->range.size, (const uint8_t(*)[HASH_BYTES])leaves, root, why,
-                       sizeof(why)) != ERR_OK) {
+    CRASHPOINT_FLIP(FLIP_LEAF, leaves, appended * HASH_BYTES);
+    CRASHPOINT_FLIP(FLIP_NODE, q->range.hashes, q->range.count * HASH_BYTES);
+    rc = seq_check_tree(q, first, q->range.size, (const uint8_t(*)[HASH_BYTES])leaves, root, why,
+                        sizeof(why));
+    if (rc == ERR_OK) {
+        CRASHPOINT_FLIP(FLIP_ROOT, root, HASH_BYTES);
+        rc = seq_sign_and_persist(q, q->range.size, root, why, sizeof(why));
+    }
+    if (rc != ERR_OK) {
         /* Committed but never signed nor acknowledged: the writes are indeterminate. */
         seq_set_readonly(q, why[0] != '\0' ? why : "the store failed while checking the tree");
         q->range = saved;
@@ -326,7 +359,6 @@ seq_run_batch(struct sequencer *q, struct seq_write *batch, unsigned n)
         }
         goto done;
     }
-    seq_sign_and_persist(q, q->range.size, root);
 done:
     for (w = batch; w != NULL; w = w->next)
         w->checkpoint_size = sequencer_size(q);
@@ -543,12 +575,12 @@ sequencer_open(struct store *s, const struct ckpt_signer *signer, const char *ck
         log_info("sequencer: signing %llu entries committed after the last checkpoint",
                  (unsigned long long)(db_size - q->signed_ckpt.size));
         rc = seq_check_tree(q, q->signed_ckpt.size, db_size, NULL, root, why, sizeof(why));
+        if (rc == ERR_OK)
+            rc = seq_sign_and_persist(q, db_size, root, why, sizeof(why));
         if (rc == ERR_BADSIG)
             seq_set_readonly(q, why);
         else if (rc != ERR_OK)
             goto out;
-        else
-            seq_sign_and_persist(q, db_size, root);
     }
     *out = q;
     q = NULL;
