@@ -48,6 +48,7 @@ struct sequencer {
     /* Owned by the sequencer thread (and sequencer_open before it starts). */
     struct merkle_range range;
     time_t last_time;
+    bool full; /* the last batch was refused for lack of space */
 };
 
 static uint64_t
@@ -218,8 +219,23 @@ seq_time(struct sequencer *q, char out[static SEQ_TIME_LEN + 1])
 }
 
 /*
+ * seq_store_failed handles a store failure while a batch is applied: when the store is only
+ * out of space it returns ERR_UNAVAIL, for the batch to be refused; otherwise it stops the
+ * process.
+ */
+static enum err
+seq_store_failed(struct sequencer *q, const char *what)
+{
+    if (!store_out_of_space(q->store))
+        seq_stop_process(what);
+    return ERR_UNAVAIL;
+}
+
+/*
  * seq_apply_one runs one write's check and entry in a nested transaction of t and returns
- * ERR_OK (then the entry, if any, is appended) or the refusal; a store failure stops the process.
+ * ERR_OK (then the entry, if any, is appended), the refusal, or ERR_UNAVAIL when the store is
+ * out of space (then the whole batch must be refused); any other store failure stops the
+ * process.
  */
 static enum err
 seq_apply_one(struct sequencer *q, struct store_txn *t, struct seq_write *w, const char *when,
@@ -234,7 +250,7 @@ seq_apply_one(struct sequencer *q, struct store_txn *t, struct seq_write *w, con
     if (w->check != NULL) {
         rc = w->check(child, w);
         if (rc == ERR_STORAGE || rc == ERR_NOMEM)
-            seq_stop_process("the store failed in a write's check");
+            rc = seq_store_failed(q, "the store failed in a write's check");
         if (rc != ERR_OK)
             goto refuse;
     }
@@ -255,15 +271,17 @@ seq_apply_one(struct sequencer *q, struct store_txn *t, struct seq_write *w, con
         }
         rc = state_apply(child, q->range.size, (const uint8_t *)*entry, len, w->why);
         if (rc == ERR_STORAGE || rc == ERR_NOMEM)
-            seq_stop_process("the store failed while applying an entry");
+            rc = seq_store_failed(q, "the store failed while applying an entry");
         if (rc != ERR_OK)
             goto refuse;
         w->index = q->range.size;
-        if (tlog_append(child, &q->range, (const uint8_t *)*entry, len, w->leaf) != ERR_OK)
-            seq_stop_process("the store failed while appending an entry");
+        if (tlog_append(child, &q->range, (const uint8_t *)*entry, len, w->leaf) != ERR_OK) {
+            rc = seq_store_failed(q, "the store failed while appending an entry");
+            goto refuse;
+        }
     }
     if (store_commit(child) != ERR_OK)
-        seq_stop_process("cannot commit a nested transaction");
+        return seq_store_failed(q, "cannot commit a nested transaction");
     return ERR_OK;
 refuse:
     store_abort(child);
@@ -282,6 +300,30 @@ seq_complete(struct seq_write *list)
     }
 }
 
+/*
+ * seq_refuse_full refuses every write of a batch that found the store out of space. Nothing of
+ * the batch is durable, so the in-memory tree goes back to saved and the writes may be retried
+ * once there is space; they are not counted as refusals by state_apply.
+ */
+static void
+seq_refuse_full(struct sequencer *q, struct seq_write *batch, const struct merkle_range *saved,
+                uint64_t *refused)
+{
+    struct seq_write *w;
+
+    if (!q->full)
+        log_warnx("sequencer: the store is out of space; refusing writes until there is space "
+                  "(raise map_size_mb or free disk space)");
+    q->full = true;
+    q->range = *saved;
+    *refused = 0;
+    for (w = batch; w != NULL; w = w->next) {
+        w->rc = ERR_UNAVAIL;
+        snprintf(w->why, sizeof(w->why),
+                 "the store is out of space; nothing was written, retry later");
+    }
+}
+
 static void
 seq_run_batch(struct sequencer *q, struct seq_write *batch, unsigned n)
 {
@@ -295,6 +337,7 @@ seq_run_batch(struct sequencer *q, struct seq_write *batch, unsigned n)
     char *entry = NULL;
     size_t cap = 0;
     time_t now;
+    bool full = false;
     enum err rc;
 
     if (!sequencer_writable(q, why, sizeof(why))) {
@@ -307,9 +350,10 @@ seq_run_batch(struct sequencer *q, struct seq_write *batch, unsigned n)
     if (store_begin(q->store, true, &t) != ERR_OK)
         seq_stop_process("cannot begin a write transaction");
     now = seq_time(q, when);
-    for (w = batch; w != NULL; w = w->next) {
+    for (w = batch; w != NULL && !full; w = w->next) {
         w->now = (int64_t)now;
         w->rc = seq_apply_one(q, t, w, when, &entry, &cap);
+        full = w->rc == ERR_UNAVAIL;
         if (w->rc != ERR_OK) {
             refused++;
             continue;
@@ -319,15 +363,31 @@ seq_run_batch(struct sequencer *q, struct seq_write *batch, unsigned n)
             memcpy(leaves[appended++], w->leaf, HASH_BYTES);
     }
     free(entry);
-    if (accepted == 0) {
+    if (!full && accepted > 0) {
+        /* The batch's checkpoint record must not be the write that finds the disk full. */
+        rc = ckpt_file_reserve(q->ckpt_fd);
+        if (rc == ERR_IO)
+            seq_stop_process("cannot reserve space in the checkpoint file");
+        full = rc == ERR_UNAVAIL;
+    }
+    if (full || accepted == 0) {
         store_abort(t);
+        if (full)
+            seq_refuse_full(q, batch, &saved, &refused);
         goto done;
     }
     CRASHPOINT(COMMIT);
     t0 = seq_now_ns();
-    if (store_commit(t) != ERR_OK)
-        seq_stop_process("the durable commit failed");
+    if (store_commit(t) != ERR_OK) {
+        if (!store_out_of_space(q->store))
+            seq_stop_process("the durable commit failed");
+        seq_refuse_full(q, batch, &saved, &refused);
+        goto done;
+    }
     CRASHPOINT(COMMITTED);
+    if (q->full)
+        log_warnx("sequencer: the store has space again; writes resume");
+    q->full = false;
     pthread_mutex_lock(&q->lock);
     q->stats.commit_ns += seq_now_ns() - t0;
     q->stats.batches++;
@@ -357,7 +417,6 @@ seq_run_batch(struct sequencer *q, struct seq_write *batch, unsigned n)
                          "until an operator investigates");
             }
         }
-        goto done;
     }
 done:
     for (w = batch; w != NULL; w = w->next)

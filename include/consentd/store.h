@@ -87,6 +87,15 @@ enum err store_begin_nested(struct store_txn *parent, struct store_txn **out);
  */
 enum err store_commit(struct store_txn *t) ERR_WUR;
 
+/*
+ * store_out_of_space is true when the last failure of a put, delete or commit in a write
+ * transaction on s was for lack of space — the map is full (MDB_MAP_FULL), or the file system
+ * said ENOSPC, EDQUOT or EFBIG before LMDB wrote the meta page — and the environment is still
+ * usable. Nothing of that transaction is durable or will ever be referenced, so the caller may
+ * abort it and refuse its writes instead of stopping; any other ERR_STORAGE still means stop.
+ */
+bool store_out_of_space(const struct store *s);
+
 /* store_abort discards and frees t; NULL is a no-op. */
 void store_abort(struct store_txn *t);
 
