@@ -364,10 +364,15 @@ seq_run_batch(struct sequencer *q, struct seq_write *batch, unsigned n)
     }
     free(entry);
     if (!full && accepted > 0) {
-        /* The batch's checkpoint record must not be the write that finds the disk full. */
-        rc = ckpt_file_reserve(q->ckpt_fd);
-        if (rc == ERR_IO)
-            seq_stop_process("cannot reserve space in the checkpoint file");
+        /*
+         * Space for the batch's pages and for its checkpoint record is allocated before the
+         * commit, so that neither write is the one that finds the disk full.
+         */
+        rc = store_reserve(q->store, STORE_RESERVE);
+        if (rc == ERR_OK)
+            rc = ckpt_file_reserve(q->ckpt_fd);
+        if (rc != ERR_OK && rc != ERR_UNAVAIL)
+            seq_stop_process("cannot reserve space for the batch");
         full = rc == ERR_UNAVAIL;
     }
     if (full || accepted == 0) {

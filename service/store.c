@@ -2,7 +2,9 @@
  * store: LMDB behind a narrow interface. MDB_NOTLS so read transactions may be used by any one
  * thread; default sync flags so that a commit is durable when it returns.
  */
+#define _GNU_SOURCE /* fallocate */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -246,6 +248,33 @@ store_commit(struct store_txn *t)
     if (r != 0 && write && s->no_space)
         return ERR_STORAGE; /* the sequencer says so, once */
     return r == 0 ? ERR_OK : store_error("mdb_txn_commit", r);
+}
+
+enum err
+store_reserve(struct store *s, uint64_t bytes)
+{
+    MDB_envinfo info;
+    struct stat st;
+    int fd;
+
+    if (mdb_env_get_fd(s->env, &fd) != 0 || mdb_env_info(s->env, &info) != 0 ||
+        fstat(fd, &st) != 0) {
+        log_warn("store: cannot see the size of the data file");
+        return ERR_STORAGE;
+    }
+    /* Nothing past the map: a full map is found by LMDB, before anything is written. */
+    if ((uint64_t)st.st_size >= info.me_mapsize)
+        return ERR_OK;
+    if (bytes > info.me_mapsize - (uint64_t)st.st_size)
+        bytes = info.me_mapsize - (uint64_t)st.st_size;
+    if (fallocate(fd, FALLOC_FL_KEEP_SIZE, st.st_size, (off_t)bytes) == 0 || errno == EOPNOTSUPP)
+        return ERR_OK;
+    if (errno == ENOSPC || errno == EDQUOT || errno == EFBIG) {
+        s->no_space = true;
+        return ERR_UNAVAIL;
+    }
+    log_warn("store: reserve space in the data file");
+    return ERR_STORAGE;
 }
 
 bool
