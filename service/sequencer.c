@@ -20,7 +20,8 @@
 #include "consentd/tlog.h"
 #include "consentd/xmalloc.h"
 
-#define SEQ_TIME_LEN 20 /* "2026-11-23T13:45:12Z" */
+#define SEQ_TIME_LEN    20 /* "2026-11-23T13:45:12Z" */
+#define SEQ_CLOCK_SLACK 5  /* seconds the wall clock may drift from the monotonic one unlogged */
 
 struct sequencer {
     struct store *store;
@@ -47,8 +48,10 @@ struct sequencer {
 
     /* Owned by the sequencer thread (and sequencer_open before it starts). */
     struct merkle_range range;
-    time_t last_time;
-    bool full; /* the last batch was refused for lack of space */
+    time_t last_time; /* the latest entry time */
+    time_t last_wall; /* the wall clock at the last batch (0: none yet) */
+    time_t last_mono; /* the monotonic clock then, in seconds */
+    bool full;        /* the last batch was refused for lack of space */
 };
 
 static uint64_t
@@ -200,20 +203,41 @@ seq_sign_and_persist(struct sequencer *q, uint64_t size, const uint8_t root[stat
     return ERR_OK;
 }
 
+/*
+ * seq_time returns the wall clock, by which the batch's writes decide (expiries, token
+ * lifetimes), and writes the entries' time into out: the same, unless the clock is behind the
+ * last time used, when entries keep that time so that entry times never go backwards. A jump
+ * of the clock either way since the last batch is logged; comparing with the monotonic clock
+ * tells a jump from idle time, with an allowance of SEQ_CLOCK_SLACK s plus 1 s in 1,000 for a
+ * clock being slewed.
+ */
 static time_t
 seq_time(struct sequencer *q, char out[static SEQ_TIME_LEN + 1])
 {
-    time_t now = time(NULL);
+    time_t now = time(NULL), when = now;
+    long long jump = 0, elapsed;
+    struct timespec mono;
     struct tm tm;
 
-    /* Entry times never go backwards, even when the clock does. */
-    if (now < q->last_time) {
-        log_warnx("sequencer: the clock went back %lld s; keeping entry times monotonic",
-                  (long long)(q->last_time - now));
-        now = q->last_time;
+    clock_gettime(CLOCK_MONOTONIC, &mono);
+    if (q->last_wall != 0) {
+        elapsed = (long long)(mono.tv_sec - q->last_mono);
+        jump = (long long)(now - q->last_wall) - elapsed;
+        if (llabs(jump) <= SEQ_CLOCK_SLACK + elapsed / 1000)
+            jump = 0;
+    } else if (now < q->last_time) {
+        jump = (long long)(now - q->last_time); /* since the last entry, before a restart */
     }
-    q->last_time = now;
-    gmtime_r(&now, &tm);
+    if (jump > 0)
+        log_warnx("sequencer: the clock jumped forward %lld s since the last batch", jump);
+    if (jump < 0)
+        log_warnx("sequencer: the clock went back %lld s; keeping entry times monotonic", -jump);
+    q->last_wall = now;
+    q->last_mono = mono.tv_sec;
+    if (when < q->last_time)
+        when = q->last_time;
+    q->last_time = when;
+    gmtime_r(&when, &tm);
     strftime(out, SEQ_TIME_LEN + 1, "%Y-%m-%dT%H:%M:%SZ", &tm);
     return now;
 }
