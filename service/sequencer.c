@@ -20,8 +20,9 @@
 #include "consentd/tlog.h"
 #include "consentd/xmalloc.h"
 
-#define SEQ_TIME_LEN    20 /* "2026-11-23T13:45:12Z" */
-#define SEQ_CLOCK_SLACK 5  /* seconds the wall clock may drift from the monotonic one unlogged */
+#define SEQ_TIME_LEN      20  /* "2026-11-23T13:45:12Z" */
+#define SEQ_CLOCK_SLACK   5   /* seconds the wall clock may drift from the monotonic one unlogged */
+#define SEQ_STOP_GRACE_MS 500 /* for the HTTP workers to answer a batch failed by a fault */
 
 struct sequencer {
     struct store *store;
@@ -48,10 +49,11 @@ struct sequencer {
 
     /* Owned by the sequencer thread (and sequencer_open before it starts). */
     struct merkle_range range;
-    time_t last_time; /* the latest entry time */
-    time_t last_wall; /* the wall clock at the last batch (0: none yet) */
-    time_t last_mono; /* the monotonic clock then, in seconds */
-    bool full;        /* the last batch was refused for lack of space */
+    struct seq_write *batch; /* the batch being run */
+    time_t last_time;        /* the latest entry time */
+    time_t last_wall;        /* the wall clock at the last batch (0: none yet) */
+    time_t last_mono;        /* the monotonic clock then, in seconds */
+    bool full;               /* the last batch was refused for lack of space */
 };
 
 static uint64_t
@@ -63,11 +65,34 @@ seq_now_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
+/*
+ * seq_stop_process stops the process after a storage fault. Nothing in flight is acknowledged;
+ * a supervisor restarts us on the committed state. The batch's writers are told first, so that
+ * their clients get a 500 rather than a closed connection, and the HTTP workers get a moment
+ * to send it; they only read meanwhile, and nothing is written or signed after this point.
+ */
 static void
-seq_stop_process(const char *what)
+seq_stop_process(struct sequencer *q, const char *what)
 {
-    /* Nothing in flight is acknowledged; a supervisor restarts us on the committed state. */
+    struct timespec grace = {0, SEQ_STOP_GRACE_MS * 1000000L};
+    struct seq_write *w, *next;
+
     log_warnx("sequencer: %s; stopping without acknowledging the batch (no retry)", what);
+    pthread_mutex_lock(&q->lock);
+    q->stopping = true;
+    pthread_mutex_unlock(&q->lock);
+    for (w = q->batch; w != NULL; w = next) {
+        next = w->next;
+        w->next = NULL;
+        w->rc = ERR_STORAGE;
+        snprintf(w->why, sizeof(w->why),
+                 "the store failed (%s); the service is stopping, and this write may or may not "
+                 "be in the log",
+                 what);
+        w->done(w);
+    }
+    if (q->batch != NULL)
+        nanosleep(&grace, NULL);
     _exit(SEQUENCER_EXIT_IO);
 }
 
@@ -171,7 +196,7 @@ seq_sign_and_persist(struct sequencer *q, uint64_t size, const uint8_t root[stat
     uint64_t t0;
 
     if (ckpt_sign(q->signer, size, root, note, &len) != ERR_OK)
-        seq_stop_process("cannot sign a checkpoint");
+        seq_stop_process(q, "cannot sign a checkpoint");
     CRASHPOINT(SIGNED);
     /*
      * The guard checked root against the store and the in-memory tree; check the signed note
@@ -189,7 +214,7 @@ seq_sign_and_persist(struct sequencer *q, uint64_t size, const uint8_t root[stat
     }
     t0 = seq_now_ns();
     if (ckpt_file_append(q->ckpt_fd, note, len) != ERR_OK)
-        seq_stop_process("cannot persist the checkpoint");
+        seq_stop_process(q, "cannot persist the checkpoint");
     pthread_mutex_lock(&q->lock);
     q->stats.checkpoint_ns += seq_now_ns() - t0;
     memcpy(q->note, note, len + 1);
@@ -251,7 +276,7 @@ static enum err
 seq_store_failed(struct sequencer *q, const char *what)
 {
     if (!store_out_of_space(q->store))
-        seq_stop_process(what);
+        seq_stop_process(q, what);
     return ERR_UNAVAIL;
 }
 
@@ -270,7 +295,7 @@ seq_apply_one(struct sequencer *q, struct store_txn *t, struct seq_write *w, con
     size_t len;
 
     if (store_begin_nested(t, &child) != ERR_OK)
-        seq_stop_process("cannot begin a nested transaction");
+        seq_stop_process(q, "cannot begin a nested transaction");
     if (w->check != NULL) {
         rc = w->check(child, w);
         if (rc == ERR_STORAGE || rc == ERR_NOMEM)
@@ -364,6 +389,7 @@ seq_run_batch(struct sequencer *q, struct seq_write *batch, unsigned n)
     bool full = false;
     enum err rc;
 
+    q->batch = batch;
     if (!sequencer_writable(q, why, sizeof(why))) {
         for (w = batch; w != NULL; w = w->next) {
             w->rc = ERR_UNAVAIL;
@@ -372,7 +398,7 @@ seq_run_batch(struct sequencer *q, struct seq_write *batch, unsigned n)
         goto done;
     }
     if (store_begin(q->store, true, &t) != ERR_OK)
-        seq_stop_process("cannot begin a write transaction");
+        seq_stop_process(q, "cannot begin a write transaction");
     now = seq_time(q, when);
     for (w = batch; w != NULL && !full; w = w->next) {
         w->now = (int64_t)now;
@@ -396,7 +422,7 @@ seq_run_batch(struct sequencer *q, struct seq_write *batch, unsigned n)
         if (rc == ERR_OK)
             rc = ckpt_file_reserve(q->ckpt_fd);
         if (rc != ERR_OK && rc != ERR_UNAVAIL)
-            seq_stop_process("cannot reserve space for the batch");
+            seq_stop_process(q, "cannot reserve space for the batch");
         full = rc == ERR_UNAVAIL;
     }
     if (full || accepted == 0) {
@@ -409,7 +435,7 @@ seq_run_batch(struct sequencer *q, struct seq_write *batch, unsigned n)
     t0 = seq_now_ns();
     if (store_commit(t) != ERR_OK) {
         if (!store_out_of_space(q->store))
-            seq_stop_process("the durable commit failed");
+            seq_stop_process(q, "the durable commit failed");
         seq_refuse_full(q, batch, &saved, &refused);
         goto done;
     }
@@ -454,6 +480,7 @@ done:
     q->stats.refused += refused;
     pthread_mutex_unlock(&q->lock);
     free(leaves);
+    q->batch = NULL;
     seq_complete(batch);
 }
 
