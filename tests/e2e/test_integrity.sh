@@ -10,9 +10,9 @@ cd "$(dirname "$0")/../.."
 . tests/e2e/lib.sh
 
 RUNS=${E2E_INTEGRITY_RUNS:-1}        # rollback and fork runs per depth and variant
-TAMPERS=${E2E_INTEGRITY_TAMPERS:-5} # logical tampers
-RAW=${E2E_INTEGRITY_RAW:-10}        # raw bit flips in data.mdb
-FLIPS=${E2E_INTEGRITY_FLIPS:-3}     # in-memory flips per site
+TAMPERS=${E2E_INTEGRITY_TAMPERS:-4} # logical tampers
+RAW=${E2E_INTEGRITY_RAW:-8}         # raw bit flips in data.mdb
+FLIPS=${E2E_INTEGRITY_FLIPS:-2}     # in-memory flips per site
 DEPTHS=${E2E_INTEGRITY_DEPTHS:-"1 10 100"}
 HOOKS=$PWD/$BUILD/consentd-hooks
 LOGTOOL=$PWD/$BUILD/logtool
@@ -28,10 +28,13 @@ append() { # append N: N new organisations, one request each; fails on any non-2
         [ "$(post_org "$(printf 'IG%07d' "$n_org")")" = 201 ] || return 1
     done
 }
-# fresh DIR: a new log in DIR with 5 entries, stopped.
+# fresh DIR: a copy in DIR of one log of 5 entries, made once (all copies share its key).
 fresh() {
-    rm -rf "$1"
-    init_data "$1" && start_server "$1" && append 5 && stop_server
+    if [ ! -d "$E2E_TMP/base" ]; then
+        init_data "$E2E_TMP/base" && start_server "$E2E_TMP/base" && append 5 && stop_server ||
+            return 1
+    fi
+    rm -rf "$1" && cp -a "$E2E_TMP/base" "$1"
 }
 # read_only_because TEXT: /readyz is 503 and its reason holds TEXT; a write is refused.
 read_only_because() {
