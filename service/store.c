@@ -192,6 +192,8 @@ store_begin(struct store *s, bool write, struct store_txn **out)
     t = xcalloc(1, sizeof(*t));
     t->s = s;
     t->write = write;
+    if (write)
+        s->no_space = false; /* store_out_of_space speaks of this transaction only */
     if (!write && store_tls_read == NULL) {
         t->cached = true;
         t->busy = true;
