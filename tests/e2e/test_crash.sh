@@ -10,9 +10,9 @@ set -uo pipefail
 cd "$(dirname "$0")/../.."
 . tests/e2e/lib.sh
 
-CYCLES=${E2E_CRASH_CYCLES:-5}
+CYCLES=${E2E_CRASH_CYCLES:-10}
 CONNS=${E2E_CRASH_CONNECTIONS:-64}
-POINT_KILLS=${E2E_CRASH_POINT_KILLS:-5} # per kill point
+POINT_KILLS=${E2E_CRASH_POINT_KILLS:-8} # per kill point
 POINTS="commit committed signed ckpt-torn ckpt-written ckpt-synced published"
 HOOKS=$PWD/$BUILD/consentd-hooks
 LOGTOOL=$PWD/$BUILD/logtool
