@@ -40,9 +40,16 @@ TEST_SRC := $(wildcard tests/*.c)
 TEST_OBJ := $(TEST_SRC:%.c=$(BUILD)/%.o)
 BINS     := $(BUILD)/consentd $(BUILD)/consentctl
 CHECK    := $(BUILD)/check_main
+# Test-only binaries: consentd with its CRASHPOINT hooks compiled in (include/consentd/
+# crashpoint.h), and logtool. Only the files that use the hooks are compiled a second time,
+# into $(BUILD)/hooks/, and linked ahead of the library, so the archive's copies of them are
+# never pulled in and build/consentd is built exactly as before.
+HOOK_SRC := service/consentd.c service/sequencer.c service/ckpt.c service/tlog.c
+HOOK_OBJ := $(HOOK_SRC:%.c=$(BUILD)/hooks/%.o)
+TOOLS    := $(BUILD)/consentd-hooks $(BUILD)/logtool
 
 .PHONY: all deps run check unit e2e bench fuzz format format-check lint clean
-all: deps $(BINS) $(CHECK)
+all: deps $(BINS) $(CHECK) $(TOOLS)
 
 deps:
 	$(Q)bash .ci/deps
@@ -77,6 +84,11 @@ $(BUILD)/gen/appfiles.o: $(BUILD)/gen/appfiles.c
 	@[ "$(V)" = 1 ] || echo "  CC      $<"
 	$(Q)$(CC) $(CFLAGS) -c -o $@ $<
 
+$(BUILD)/hooks/%.o: %.c
+	@mkdir -p $(dir $@)
+	@[ "$(V)" = 1 ] || echo "  CC      $@"
+	$(Q)$(CC) $(CFLAGS) -DCONSENTD_TEST_HOOKS -c -o $@ $<
+
 $(BUILD)/libconsentd.a: $(LIB_OBJ)
 	$(Q)rm -f $@ && ar rcs $@ $^
 
@@ -85,6 +97,14 @@ $(BUILD)/consentd: $(BUILD)/service/consentd.o $(BUILD)/libconsentd.a
 	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/consentctl: $(BUILD)/service/consentctl.o $(BUILD)/libconsentd.a
+	@[ "$(V)" = 1 ] || echo "  LD      $@"
+	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/consentd-hooks: $(HOOK_OBJ) $(BUILD)/libconsentd.a
+	@[ "$(V)" = 1 ] || echo "  LD      $@"
+	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/logtool: $(BUILD)/tests/tools/logtool.o $(BUILD)/libconsentd.a
 	@[ "$(V)" = 1 ] || echo "  LD      $@"
 	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
 
@@ -114,16 +134,17 @@ bench: all
 	$(Q)BUILD=$(BUILD) bash tests/bench/replay.sh
 
 format:
-	$(Q)clang-format -i $(wildcard include/consentd/*.h crypto/*.c service/*.c policies/*.c tests/*.c tests/*.h tests/fuzz/*.c)
+	$(Q)clang-format -i $(wildcard include/consentd/*.h crypto/*.c service/*.c policies/*.c tests/*.c tests/*.h tests/fuzz/*.c tests/tools/*.c)
 
 # Source lints: constant-time compares of secrets, no known-bad crypto calls, library versions.
 lint:
 	$(Q)bash tests/lint.sh
 
 format-check: deps
-	$(Q)clang-format --dry-run --Werror $(wildcard include/consentd/*.h crypto/*.c service/*.c policies/*.c tests/*.c tests/*.h tests/fuzz/*.c)
+	$(Q)clang-format --dry-run --Werror $(wildcard include/consentd/*.h crypto/*.c service/*.c policies/*.c tests/*.c tests/*.h tests/fuzz/*.c tests/tools/*.c)
 
 clean:
 	rm -rf build build-san
 
 -include $(LIB_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(BUILD)/service/consentd.d $(BUILD)/service/consentctl.d
+-include $(HOOK_OBJ:.o=.d) $(BUILD)/tests/tools/logtool.d

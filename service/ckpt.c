@@ -2,6 +2,7 @@
  * ckpt: signing checkpoints and keeping every one of them in an append-only file of
  * fixed-size records.
  */
+#define _GNU_SOURCE /* fallocate */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdbool.h>
@@ -10,6 +11,7 @@
 #include <unistd.h>
 
 #include "consentd/ckpt.h"
+#include "consentd/crashpoint.h"
 #include "consentd/log.h"
 
 enum err
@@ -149,14 +151,35 @@ ckpt_file_append(int fd, const char *note, size_t len)
         return ERR_TOOBIG;
     memset(rec, 0, sizeof(rec));
     memcpy(rec, note, len);
+    CRASHPOINT_TORN(CKPT_TORN, fd, rec, sizeof(rec));
     n = write(fd, rec, sizeof(rec));
     if (n != (ssize_t)sizeof(rec)) {
         log_warn("ckpt: write checkpoint record (%zd of %zu bytes)", n, sizeof(rec));
         return ERR_IO;
     }
+    CRASHPOINT(CKPT_WRITTEN);
     if (fdatasync(fd) != 0) {
         log_warn("ckpt: fdatasync checkpoint file");
         return ERR_IO;
     }
+    CRASHPOINT(CKPT_SYNCED);
     return ERR_OK;
+}
+
+enum err
+ckpt_file_reserve(int fd)
+{
+    struct stat st;
+
+    if (fstat(fd, &st) != 0) {
+        log_warn("ckpt: fstat checkpoint file");
+        return ERR_IO;
+    }
+    if (fallocate(fd, FALLOC_FL_KEEP_SIZE, st.st_size, CKPT_RESERVE * CKPT_RECORD) == 0 ||
+        errno == EOPNOTSUPP)
+        return ERR_OK;
+    if (errno == ENOSPC || errno == EDQUOT || errno == EFBIG)
+        return ERR_UNAVAIL;
+    log_warn("ckpt: reserve space in the checkpoint file");
+    return ERR_IO;
 }

@@ -17,6 +17,7 @@
 
 #include "consentd/ckpt.h"
 #include "consentd/config.h"
+#include "consentd/crashpoint.h"
 #include "consentd/hash.h"
 #include "consentd/http.h"
 #include "consentd/keys.h"
@@ -451,6 +452,7 @@ cmd_serve(int argc, char **argv)
         return EX_USAGE;
     }
     log_init(debug, verbose);
+    CRASHPOINT_INIT();
     config_defaults(&cfg, data);
     if (config_load_file(&cfg, why, sizeof(why)) != ERR_OK ||
         config_load_env(&cfg, why, sizeof(why)) != ERR_OK)

@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "consentd/crashpoint.h"
 #include "consentd/jstrict.h"
 #include "consentd/log.h"
 #include "consentd/merkle.h"
@@ -19,7 +20,9 @@
 #include "consentd/tlog.h"
 #include "consentd/xmalloc.h"
 
-#define SEQ_TIME_LEN 20 /* "2026-11-23T13:45:12Z" */
+#define SEQ_TIME_LEN      20  /* "2026-11-23T13:45:12Z" */
+#define SEQ_CLOCK_SLACK   5   /* seconds the wall clock may drift from the monotonic one unlogged */
+#define SEQ_STOP_GRACE_MS 500 /* for the HTTP workers to answer a batch failed by a fault */
 
 struct sequencer {
     struct store *store;
@@ -46,7 +49,11 @@ struct sequencer {
 
     /* Owned by the sequencer thread (and sequencer_open before it starts). */
     struct merkle_range range;
-    time_t last_time;
+    struct seq_write *batch; /* the batch being run */
+    time_t last_time;        /* the latest entry time */
+    time_t last_wall;        /* the wall clock at the last batch (0: none yet) */
+    time_t last_mono;        /* the monotonic clock then, in seconds */
+    bool full;               /* the last batch was refused for lack of space */
 };
 
 static uint64_t
@@ -58,11 +65,34 @@ seq_now_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
+/*
+ * seq_stop_process stops the process after a storage fault. Nothing in flight is acknowledged;
+ * a supervisor restarts us on the committed state. The batch's writers are told first, so that
+ * their clients get a 500 rather than a closed connection, and the HTTP workers get a moment
+ * to send it; they only read meanwhile, and nothing is written or signed after this point.
+ */
 static void
-seq_stop_process(const char *what)
+seq_stop_process(struct sequencer *q, const char *what)
 {
-    /* Nothing in flight is acknowledged; a supervisor restarts us on the committed state. */
+    struct timespec grace = {0, SEQ_STOP_GRACE_MS * 1000000L};
+    struct seq_write *w, *next;
+
     log_warnx("sequencer: %s; stopping without acknowledging the batch (no retry)", what);
+    pthread_mutex_lock(&q->lock);
+    q->stopping = true;
+    pthread_mutex_unlock(&q->lock);
+    for (w = q->batch; w != NULL; w = next) {
+        next = w->next;
+        w->next = NULL;
+        w->rc = ERR_STORAGE;
+        snprintf(w->why, sizeof(w->why),
+                 "the store failed (%s); the service is stopping, and this write may or may not "
+                 "be in the log",
+                 what);
+        w->done(w);
+    }
+    if (q->batch != NULL)
+        nanosleep(&grace, NULL);
     _exit(SEQUENCER_EXIT_IO);
 }
 
@@ -150,21 +180,41 @@ out:
 }
 
 /*
- * seq_sign_and_persist signs (size, root), appends it to the checkpoint file (fsynced) and
- * publishes it. A file error stops the process.
+ * seq_sign_and_persist signs (size, root), checks what it signed, appends it to the checkpoint
+ * file (fsynced) and publishes it. Returns ERR_OK, or ERR_BADSIG with a sentence in why when
+ * the signed checkpoint is not the in-memory tree (nothing is persisted then). A signing or
+ * file error stops the process.
  */
-static void
-seq_sign_and_persist(struct sequencer *q, uint64_t size, const uint8_t root[static HASH_BYTES])
+static enum err
+seq_sign_and_persist(struct sequencer *q, uint64_t size, const uint8_t root[static HASH_BYTES],
+                     char *why, size_t why_cap)
 {
     char note[CKPT_RECORD];
+    uint8_t mem_root[HASH_BYTES];
+    struct note_checkpoint c;
     size_t len;
     uint64_t t0;
 
     if (ckpt_sign(q->signer, size, root, note, &len) != ERR_OK)
-        seq_stop_process("cannot sign a checkpoint");
+        seq_stop_process(q, "cannot sign a checkpoint");
+    CRASHPOINT(SIGNED);
+    /*
+     * The guard checked root against the store and the in-memory tree; check the signed note
+     * against the in-memory tree once more, so that a bit flipped in root after the guard, or
+     * a faulty signature, is never persisted.
+     */
+    merkle_range_root(&q->range, mem_root);
+    if (ckpt_open_verify(&q->signer->verifier, note, len, &c) != ERR_OK ||
+        c.size != q->range.size || !hash_equal(c.root, mem_root)) {
+        snprintf(why, why_cap,
+                 "the checkpoint signed for %llu entries does not verify or does not match the "
+                 "tree",
+                 (unsigned long long)size);
+        return ERR_BADSIG;
+    }
     t0 = seq_now_ns();
     if (ckpt_file_append(q->ckpt_fd, note, len) != ERR_OK)
-        seq_stop_process("cannot persist the checkpoint");
+        seq_stop_process(q, "cannot persist the checkpoint");
     pthread_mutex_lock(&q->lock);
     q->stats.checkpoint_ns += seq_now_ns() - t0;
     memcpy(q->note, note, len + 1);
@@ -174,29 +224,67 @@ seq_sign_and_persist(struct sequencer *q, uint64_t size, const uint8_t root[stat
     q->stats.size = size;
     atomic_store(&q->published, size);
     pthread_mutex_unlock(&q->lock);
+    CRASHPOINT(PUBLISHED);
+    return ERR_OK;
 }
 
+/*
+ * seq_time returns the wall clock, by which the batch's writes decide (expiries, token
+ * lifetimes), and writes the entries' time into out: the same, unless the clock is behind the
+ * last time used, when entries keep that time so that entry times never go backwards. A jump
+ * of the clock either way since the last batch is logged; comparing with the monotonic clock
+ * tells a jump from idle time, with an allowance of SEQ_CLOCK_SLACK s plus 1 s in 1,000 for a
+ * clock being slewed.
+ */
 static time_t
 seq_time(struct sequencer *q, char out[static SEQ_TIME_LEN + 1])
 {
-    time_t now = time(NULL);
+    time_t now = time(NULL), when = now;
+    long long jump = 0, elapsed;
+    struct timespec mono;
     struct tm tm;
 
-    /* Entry times never go backwards, even when the clock does. */
-    if (now < q->last_time) {
-        log_warnx("sequencer: the clock went back %lld s; keeping entry times monotonic",
-                  (long long)(q->last_time - now));
-        now = q->last_time;
+    clock_gettime(CLOCK_MONOTONIC, &mono);
+    if (q->last_wall != 0) {
+        elapsed = (long long)(mono.tv_sec - q->last_mono);
+        jump = (long long)(now - q->last_wall) - elapsed;
+        if (llabs(jump) <= SEQ_CLOCK_SLACK + elapsed / 1000)
+            jump = 0;
+    } else if (now < q->last_time) {
+        jump = (long long)(now - q->last_time); /* since the last entry, before a restart */
     }
-    q->last_time = now;
-    gmtime_r(&now, &tm);
+    if (jump > 0)
+        log_warnx("sequencer: the clock jumped forward %lld s since the last batch", jump);
+    if (jump < 0)
+        log_warnx("sequencer: the clock went back %lld s; keeping entry times monotonic", -jump);
+    q->last_wall = now;
+    q->last_mono = mono.tv_sec;
+    if (when < q->last_time)
+        when = q->last_time;
+    q->last_time = when;
+    gmtime_r(&when, &tm);
     strftime(out, SEQ_TIME_LEN + 1, "%Y-%m-%dT%H:%M:%SZ", &tm);
     return now;
 }
 
 /*
+ * seq_store_failed handles a store failure while a batch is applied: when the store is only
+ * out of space it returns ERR_UNAVAIL, for the batch to be refused; otherwise it stops the
+ * process.
+ */
+static enum err
+seq_store_failed(struct sequencer *q, const char *what)
+{
+    if (!store_out_of_space(q->store))
+        seq_stop_process(q, what);
+    return ERR_UNAVAIL;
+}
+
+/*
  * seq_apply_one runs one write's check and entry in a nested transaction of t and returns
- * ERR_OK (then the entry, if any, is appended) or the refusal; a store failure stops the process.
+ * ERR_OK (then the entry, if any, is appended), the refusal, or ERR_UNAVAIL when the store is
+ * out of space (then the whole batch must be refused); any other store failure stops the
+ * process.
  */
 static enum err
 seq_apply_one(struct sequencer *q, struct store_txn *t, struct seq_write *w, const char *when,
@@ -207,11 +295,11 @@ seq_apply_one(struct sequencer *q, struct store_txn *t, struct seq_write *w, con
     size_t len;
 
     if (store_begin_nested(t, &child) != ERR_OK)
-        seq_stop_process("cannot begin a nested transaction");
+        seq_stop_process(q, "cannot begin a nested transaction");
     if (w->check != NULL) {
         rc = w->check(child, w);
         if (rc == ERR_STORAGE || rc == ERR_NOMEM)
-            seq_stop_process("the store failed in a write's check");
+            rc = seq_store_failed(q, "the store failed in a write's check");
         if (rc != ERR_OK)
             goto refuse;
     }
@@ -232,15 +320,17 @@ seq_apply_one(struct sequencer *q, struct store_txn *t, struct seq_write *w, con
         }
         rc = state_apply(child, q->range.size, (const uint8_t *)*entry, len, w->why);
         if (rc == ERR_STORAGE || rc == ERR_NOMEM)
-            seq_stop_process("the store failed while applying an entry");
+            rc = seq_store_failed(q, "the store failed while applying an entry");
         if (rc != ERR_OK)
             goto refuse;
         w->index = q->range.size;
-        if (tlog_append(child, &q->range, (const uint8_t *)*entry, len, w->leaf) != ERR_OK)
-            seq_stop_process("the store failed while appending an entry");
+        if (tlog_append(child, &q->range, (const uint8_t *)*entry, len, w->leaf) != ERR_OK) {
+            rc = seq_store_failed(q, "the store failed while appending an entry");
+            goto refuse;
+        }
     }
     if (store_commit(child) != ERR_OK)
-        seq_stop_process("cannot commit a nested transaction");
+        return seq_store_failed(q, "cannot commit a nested transaction");
     return ERR_OK;
 refuse:
     store_abort(child);
@@ -259,6 +349,30 @@ seq_complete(struct seq_write *list)
     }
 }
 
+/*
+ * seq_refuse_full refuses every write of a batch that found the store out of space. Nothing of
+ * the batch is durable, so the in-memory tree goes back to saved and the writes may be retried
+ * once there is space; they are not counted as refusals by state_apply.
+ */
+static void
+seq_refuse_full(struct sequencer *q, struct seq_write *batch, const struct merkle_range *saved,
+                uint64_t *refused)
+{
+    struct seq_write *w;
+
+    if (!q->full)
+        log_warnx("sequencer: the store is out of space; refusing writes until there is space "
+                  "(raise map_size_mb or free disk space)");
+    q->full = true;
+    q->range = *saved;
+    *refused = 0;
+    for (w = batch; w != NULL; w = w->next) {
+        w->rc = ERR_UNAVAIL;
+        snprintf(w->why, sizeof(w->why),
+                 "the store is out of space; nothing was written, retry later");
+    }
+}
+
 static void
 seq_run_batch(struct sequencer *q, struct seq_write *batch, unsigned n)
 {
@@ -272,7 +386,10 @@ seq_run_batch(struct sequencer *q, struct seq_write *batch, unsigned n)
     char *entry = NULL;
     size_t cap = 0;
     time_t now;
+    bool full = false;
+    enum err rc;
 
+    q->batch = batch;
     if (!sequencer_writable(q, why, sizeof(why))) {
         for (w = batch; w != NULL; w = w->next) {
             w->rc = ERR_UNAVAIL;
@@ -281,11 +398,12 @@ seq_run_batch(struct sequencer *q, struct seq_write *batch, unsigned n)
         goto done;
     }
     if (store_begin(q->store, true, &t) != ERR_OK)
-        seq_stop_process("cannot begin a write transaction");
+        seq_stop_process(q, "cannot begin a write transaction");
     now = seq_time(q, when);
-    for (w = batch; w != NULL; w = w->next) {
+    for (w = batch; w != NULL && !full; w = w->next) {
         w->now = (int64_t)now;
         w->rc = seq_apply_one(q, t, w, when, &entry, &cap);
+        full = w->rc == ERR_UNAVAIL;
         if (w->rc != ERR_OK) {
             refused++;
             continue;
@@ -295,13 +413,36 @@ seq_run_batch(struct sequencer *q, struct seq_write *batch, unsigned n)
             memcpy(leaves[appended++], w->leaf, HASH_BYTES);
     }
     free(entry);
-    if (accepted == 0) {
+    if (!full && accepted > 0) {
+        /*
+         * Space for the batch's pages and for its checkpoint record is allocated before the
+         * commit, so that neither write is the one that finds the disk full.
+         */
+        rc = store_reserve(q->store, STORE_RESERVE);
+        if (rc == ERR_OK)
+            rc = ckpt_file_reserve(q->ckpt_fd);
+        if (rc != ERR_OK && rc != ERR_UNAVAIL)
+            seq_stop_process(q, "cannot reserve space for the batch");
+        full = rc == ERR_UNAVAIL;
+    }
+    if (full || accepted == 0) {
         store_abort(t);
+        if (full)
+            seq_refuse_full(q, batch, &saved, &refused);
         goto done;
     }
+    CRASHPOINT(COMMIT);
     t0 = seq_now_ns();
-    if (store_commit(t) != ERR_OK)
-        seq_stop_process("the durable commit failed");
+    if (store_commit(t) != ERR_OK) {
+        if (!store_out_of_space(q->store))
+            seq_stop_process(q, "the durable commit failed");
+        seq_refuse_full(q, batch, &saved, &refused);
+        goto done;
+    }
+    CRASHPOINT(COMMITTED);
+    if (q->full)
+        log_warnx("sequencer: the store has space again; writes resume");
+    q->full = false;
     pthread_mutex_lock(&q->lock);
     q->stats.commit_ns += seq_now_ns() - t0;
     q->stats.batches++;
@@ -311,8 +452,15 @@ seq_run_batch(struct sequencer *q, struct seq_write *batch, unsigned n)
         goto done;
 
     why[0] = '\0';
-    if (seq_check_tree(q, first, q->range.size, (const uint8_t(*)[HASH_BYTES])leaves, root, why,
-                       sizeof(why)) != ERR_OK) {
+    CRASHPOINT_FLIP(FLIP_LEAF, leaves, appended * HASH_BYTES);
+    CRASHPOINT_FLIP(FLIP_NODE, q->range.hashes, q->range.count * HASH_BYTES);
+    rc = seq_check_tree(q, first, q->range.size, (const uint8_t(*)[HASH_BYTES])leaves, root, why,
+                        sizeof(why));
+    if (rc == ERR_OK) {
+        CRASHPOINT_FLIP(FLIP_ROOT, root, HASH_BYTES);
+        rc = seq_sign_and_persist(q, q->range.size, root, why, sizeof(why));
+    }
+    if (rc != ERR_OK) {
         /* Committed but never signed nor acknowledged: the writes are indeterminate. */
         seq_set_readonly(q, why[0] != '\0' ? why : "the store failed while checking the tree");
         q->range = saved;
@@ -324,9 +472,7 @@ seq_run_batch(struct sequencer *q, struct seq_write *batch, unsigned n)
                          "until an operator investigates");
             }
         }
-        goto done;
     }
-    seq_sign_and_persist(q, q->range.size, root);
 done:
     for (w = batch; w != NULL; w = w->next)
         w->checkpoint_size = sequencer_size(q);
@@ -334,6 +480,7 @@ done:
     q->stats.refused += refused;
     pthread_mutex_unlock(&q->lock);
     free(leaves);
+    q->batch = NULL;
     seq_complete(batch);
 }
 
@@ -543,12 +690,12 @@ sequencer_open(struct store *s, const struct ckpt_signer *signer, const char *ck
         log_info("sequencer: signing %llu entries committed after the last checkpoint",
                  (unsigned long long)(db_size - q->signed_ckpt.size));
         rc = seq_check_tree(q, q->signed_ckpt.size, db_size, NULL, root, why, sizeof(why));
+        if (rc == ERR_OK)
+            rc = seq_sign_and_persist(q, db_size, root, why, sizeof(why));
         if (rc == ERR_BADSIG)
             seq_set_readonly(q, why);
         else if (rc != ERR_OK)
             goto out;
-        else
-            seq_sign_and_persist(q, db_size, root);
     }
     *out = q;
     q = NULL;

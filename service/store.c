@@ -2,7 +2,9 @@
  * store: LMDB behind a narrow interface. MDB_NOTLS so read transactions may be used by any one
  * thread; default sync flags so that a commit is durable when it returns.
  */
+#define _GNU_SOURCE /* fallocate */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -28,6 +30,7 @@ _Static_assert(sizeof(store_table_names) / sizeof(store_table_names[0]) == STORE
 struct store {
     MDB_env *env;
     MDB_dbi dbi[STORE_NTABLES];
+    bool no_space; /* the last write transaction failed for lack of space (see store.h) */
 };
 
 struct store_txn {
@@ -54,6 +57,28 @@ store_error(const char *what, int rc)
         return ERR_CONFLICT;
     log_warnx("store: %s: %s", what, mdb_strerror(rc));
     return ERR_STORAGE;
+}
+
+/*
+ * store_space_error notes whether a write failed for lack of space in a way that left the
+ * environment usable: the map is full (LMDB found out before writing anything), or the file
+ * system refused to grow the data file while LMDB wrote its new pages, before the meta page
+ * that would have made them current. A failed meta page write is different: LMDB marks the
+ * environment broken (MDB_PANIC), and the probe below then fails.
+ */
+static void
+store_space_error(struct store *s, int rc)
+{
+    MDB_txn *probe = NULL;
+
+    s->no_space = false;
+    if (rc == MDB_MAP_FULL) {
+        s->no_space = true;
+    } else if (rc == ENOSPC || rc == EDQUOT || rc == EFBIG) {
+        s->no_space = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &probe) == 0;
+        if (probe != NULL)
+            mdb_txn_abort(probe);
+    }
 }
 
 enum err
@@ -167,6 +192,8 @@ store_begin(struct store *s, bool write, struct store_txn **out)
     t = xcalloc(1, sizeof(*t));
     t->s = s;
     t->write = write;
+    if (write)
+        s->no_space = false; /* store_out_of_space speaks of this transaction only */
     if (!write && store_tls_read == NULL) {
         t->cached = true;
         t->busy = true;
@@ -205,6 +232,8 @@ store_begin_nested(struct store_txn *parent, struct store_txn **out)
 enum err
 store_commit(struct store_txn *t)
 {
+    struct store *s;
+    bool write;
     int r;
 
     if (t->cached) {
@@ -213,8 +242,47 @@ store_commit(struct store_txn *t)
         return ERR_OK;
     }
     r = mdb_txn_commit(t->txn);
+    s = t->s;
+    write = t->write;
+    if (write)
+        store_space_error(s, r);
     free(t);
+    if (r != 0 && write && s->no_space)
+        return ERR_STORAGE; /* the sequencer says so, once */
     return r == 0 ? ERR_OK : store_error("mdb_txn_commit", r);
+}
+
+enum err
+store_reserve(struct store *s, uint64_t bytes)
+{
+    MDB_envinfo info;
+    struct stat st;
+    int fd;
+
+    if (mdb_env_get_fd(s->env, &fd) != 0 || mdb_env_info(s->env, &info) != 0 ||
+        fstat(fd, &st) != 0) {
+        log_warn("store: cannot see the size of the data file");
+        return ERR_STORAGE;
+    }
+    /* Nothing past the map: a full map is found by LMDB, before anything is written. */
+    if ((uint64_t)st.st_size >= info.me_mapsize)
+        return ERR_OK;
+    if (bytes > info.me_mapsize - (uint64_t)st.st_size)
+        bytes = info.me_mapsize - (uint64_t)st.st_size;
+    if (fallocate(fd, FALLOC_FL_KEEP_SIZE, st.st_size, (off_t)bytes) == 0 || errno == EOPNOTSUPP)
+        return ERR_OK;
+    if (errno == ENOSPC || errno == EDQUOT || errno == EFBIG) {
+        s->no_space = true;
+        return ERR_UNAVAIL;
+    }
+    log_warn("store: reserve space in the data file");
+    return ERR_STORAGE;
+}
+
+bool
+store_out_of_space(const struct store *s)
+{
+    return s->no_space;
 }
 
 void
@@ -261,6 +329,11 @@ store_put(struct store_txn *t, enum store_table table, const void *key, size_t k
     r = mdb_put(t->txn, t->s->dbi[table], &k, &v, flags);
     if (r == MDB_KEYEXIST && unique)
         return ERR_CONFLICT;
+    if (r != 0) {
+        store_space_error(t->s, r);
+        if (t->s->no_space)
+            return ERR_STORAGE; /* the sequencer says so, once */
+    }
     return r == 0 ? ERR_OK : store_error("mdb_put", r);
 }
 
@@ -270,6 +343,11 @@ store_del(struct store_txn *t, enum store_table table, const void *key, size_t k
     MDB_val k = {key_len, (void *)(uintptr_t)key};
     int r = mdb_del(t->txn, t->s->dbi[table], &k, NULL);
 
+    if (r != 0 && r != MDB_NOTFOUND) {
+        store_space_error(t->s, r);
+        if (t->s->no_space)
+            return ERR_STORAGE; /* the sequencer says so, once */
+    }
     return r == 0 ? ERR_OK : store_error("mdb_del", r);
 }
 

@@ -3,6 +3,7 @@
  */
 #include <string.h>
 
+#include "consentd/crashpoint.h"
 #include "consentd/log.h"
 #include "consentd/tlog.h"
 
@@ -69,6 +70,8 @@ tlog_append(struct store_txn *t, struct merkle_range *r, const uint8_t *entry, s
     rc = store_put(t, STORE_ENTRIES, key, sizeof(key), entry, len, true, true);
     if (rc != ERR_OK)
         return rc == ERR_CONFLICT ? ERR_STORAGE : rc;
+    /* A test build may flip a bit of the caller's copy here: stored and hashed bytes differ. */
+    CRASHPOINT_FLIP(FLIP_ENTRY, (void *)(uintptr_t)entry, len);
     merkle_leaf_hash(entry, len, leaf);
     rc = merkle_range_append(r, leaf, tlog_store_node, t);
     if (rc != ERR_OK)

@@ -453,6 +453,56 @@ START_TEST(test_full_queue_is_refused)
 }
 END_TEST
 
+START_TEST(test_full_map_refuses_writes_and_stays_up)
+{
+    char ods[16], why[STATE_WHY_MAX];
+    struct seq_write *w = NULL;
+    uint64_t signed_size;
+    unsigned i;
+
+    /* A 256 KiB map fills after a few hundred entries: each further batch is refused whole. */
+    close_all();
+    ck_assert_int_eq(store_open(lmdb_dir, 256 * 1024, &store), ERR_OK);
+    ck_assert_int_eq(sequencer_open(store, &signer, ckpt_path, 64, 4096, &seq), ERR_OK);
+    ck_assert_int_eq(sequencer_start(seq), ERR_OK);
+    for (i = 0; i < 100000; i++) {
+        snprintf(ods, sizeof(ods), "F%07u", i);
+        w = org_write(ods);
+        ck_assert_int_eq(sequencer_submit(seq, w), ERR_OK);
+        wait_for(i + 1);
+        if (w->rc != ERR_OK)
+            break;
+        write_free(w);
+        w = NULL;
+    }
+    ck_assert_ptr_nonnull(w);
+    ck_assert_int_eq(w->rc, ERR_UNAVAIL);
+    ck_assert_msg(strstr(w->why, "out of space") != NULL, "%s", w->why);
+    write_free(w);
+    /* Nothing of the refused batch was signed, the log stays writable, and reads go on. */
+    ck_assert(sequencer_writable(seq, why, sizeof(why)));
+    signed_size = checked_checkpoint();
+    ck_assert_uint_eq(signed_size, i);
+    w = org_write("FULL2");
+    ck_assert_int_eq(sequencer_submit(seq, w), ERR_OK);
+    wait_for(i + 2);
+    ck_assert_int_eq(w->rc, ERR_UNAVAIL);
+    write_free(w);
+    /* With a larger map the same log continues where it was. */
+    close_all();
+    open_all();
+    ck_assert(sequencer_writable(seq, NULL, 0));
+    ck_assert_uint_eq(checked_checkpoint(), signed_size);
+    w = org_write("FULL3");
+    ck_assert_int_eq(sequencer_submit(seq, w), ERR_OK);
+    wait_for(i + 3);
+    ck_assert_int_eq(w->rc, ERR_OK);
+    ck_assert_uint_eq(w->index, signed_size);
+    write_free(w);
+    ck_assert_uint_eq(checked_checkpoint(), signed_size + 1);
+}
+END_TEST
+
 START_TEST(test_missing_checkpoint_file_refuses_to_start)
 {
     struct sequencer *q = NULL;
@@ -496,6 +546,7 @@ sequencer_suite(void)
     tcase_add_test(tc, test_refused_write_leaves_no_side_writes);
     tcase_add_test(tc, test_side_write_without_entry_is_durable);
     tcase_add_test(tc, test_full_queue_is_refused);
+    tcase_add_test(tc, test_full_map_refuses_writes_and_stays_up);
     tcase_add_test(tc, test_missing_checkpoint_file_refuses_to_start);
     tcase_add_test(tc, test_checkpoint_by_another_key_refuses_to_start);
     suite_add_tcase(s, tc);

@@ -22,6 +22,7 @@
 
 #define CKPT_RECORD   1024 /* bytes per record in the checkpoint file */
 #define CKPT_NOTE_MAX (CKPT_RECORD - 1)
+#define CKPT_RESERVE  64 /* records' worth of space kept allocated past the end of the file */
 
 struct ckpt_signer {
     struct keys_pair *key; /* owned: keys_free in ckpt_signer_clear */
@@ -61,6 +62,14 @@ enum err ckpt_open_verify(const struct note_verifier *v, const char *note, size_
  */
 enum err ckpt_file_open(const char *path, bool create, int *fd, char last[static CKPT_RECORD],
                         uint64_t *count);
+
+/*
+ * ckpt_file_reserve makes sure the file system has space allocated for the next CKPT_RESERVE
+ * records past the end of the file (without changing its size), so that a checkpoint for a
+ * batch committed after it cannot fail for lack of space. ERR_OK (also when the file system
+ * cannot preallocate), ERR_UNAVAIL when there is no space, ERR_IO on other failures (logged).
+ */
+enum err ckpt_file_reserve(int fd);
 
 /* ckpt_file_append appends one record holding note and fsyncs. ERR_IO on failure (logged). */
 enum err ckpt_file_append(int fd, const char *note, size_t len) ERR_WUR;

@@ -53,7 +53,12 @@ struct seq_write {
     void *ctx;
 
     /* Set by the sequencer before check runs. */
-    int64_t now; /* the batch's time, seconds since the epoch (entry times use it too) */
+    /*
+     * The wall clock when the batch began, seconds since the epoch. Entry times use it too,
+     * unless the clock went back: entries then keep the last time used, but decisions and
+     * token lifetimes still follow the clock.
+     */
+    int64_t now;
 
     /* Results, valid in done(). */
     enum err rc; /* ERR_OK: durable; with an entry, at index inside a signed checkpoint */

@@ -90,6 +90,26 @@ enum err store_begin_nested(struct store_txn *parent, struct store_txn **out);
  */
 enum err store_commit(struct store_txn *t) ERR_WUR;
 
+/*
+ * store_reserve makes sure the file system has bytes allocated past the end of the data file
+ * (never past the map, and without changing the file's size), so that the next commit's new
+ * pages cannot find the disk full halfway through: LMDB reports a write cut short as EIO, which
+ * is indistinguishable from a failing disk. ERR_OK (also when the file system cannot
+ * preallocate), ERR_UNAVAIL when there is no space (store_out_of_space is then true), or
+ * ERR_STORAGE (logged).
+ */
+#define STORE_RESERVE (8u * 1024 * 1024) /* what the sequencer reserves before each commit */
+enum err store_reserve(struct store *s, uint64_t bytes);
+
+/*
+ * store_out_of_space is true when the last failure of a put, delete or commit in a write
+ * transaction on s was for lack of space — the map is full (MDB_MAP_FULL), or the file system
+ * said ENOSPC, EDQUOT or EFBIG before LMDB wrote the meta page — and the environment is still
+ * usable. Nothing of that transaction is durable or will ever be referenced, so the caller may
+ * abort it and refuse its writes instead of stopping; any other ERR_STORAGE still means stop.
+ */
+bool store_out_of_space(const struct store *s);
+
 /* store_abort discards and frees t; NULL is a no-op. */
 void store_abort(struct store_txn *t);
 

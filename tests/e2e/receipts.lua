@@ -1,6 +1,7 @@
 -- wrk script for the crash test: POST /v1/orgs with unique ODS codes and record a receipt
 -- ("<log_index> <leaf_hash>") for every 201, flushed at once so a killed run keeps them.
--- Environment: CONSENTD_TOKEN, RECEIPTS (file prefix), CYCLE (one letter A-Z).
+-- Environment: CONSENTD_TOKEN, RECEIPTS (file prefix), CYCLE (one to three letters A-Z; the
+-- counter takes the rest of the ten characters an ODS code may have).
 local threads = 0
 local counter = 0
 local prefix, out
@@ -20,7 +21,8 @@ end
 
 function request()
   counter = counter + 1
-  local body = string.format('{"ods":"%s%07d","name":"Crash test","type":"hospital"}', prefix, counter)
+  local body = string.format('{"ods":"%s%0' .. (10 - #prefix) .. 'd","name":"Crash test","type":"hospital"}',
+    prefix, counter)
   return wrk.format(nil, "/v1/orgs", nil, body)
 end
 
