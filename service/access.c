@@ -453,6 +453,73 @@ out:
     return rc;
 }
 
+/* access_in reports whether array a holds the string s. */
+static bool
+access_in(const cJSON *a, const char *s)
+{
+    const cJSON *m;
+
+    cJSON_ArrayForEach(m, a)
+    {
+        if (cJSON_IsString(m) && strcmp(m->valuestring, s) == 0)
+            return true;
+    }
+    return false;
+}
+
+/*
+ * access_claims_match checks that a token's claims say no more than its access entry e: the
+ * same client, times and audience, and in every authorization_details object the entry's
+ * purpose, only the entry's data categories and only grants the entry relied on. A token that
+ * verifies but claims more was not made by this server's issuance (a stolen token key, say).
+ */
+static bool
+access_claims_match(const cJSON *e, const cJSON *claims)
+{
+    const cJSON *d, *m, *g, *jti, *grants = cJSON_GetObjectItemCaseSensitive(e, "grants");
+    const char *cid = access_str(claims, "client_id"), *purpose = access_str(e, "purpose");
+    const cJSON *datatypes = cJSON_GetObjectItemCaseSensitive(e, "datatypes");
+    int64_t a, b;
+    bool found;
+
+    if (cid == NULL || strcmp(cid, access_str(e, "client_id")) != 0 ||
+        !access_time(claims, "iat", &a) || !access_time(e, "iat", &b) || a != b ||
+        !access_time(claims, "exp", &a) || !access_time(e, "exp", &b) || a != b ||
+        !cJSON_Compare(cJSON_GetObjectItemCaseSensitive(claims, "aud"),
+                       cJSON_GetObjectItemCaseSensitive(e, "aud"), true))
+        return false;
+    cJSON_ArrayForEach(d, cJSON_GetObjectItemCaseSensitive(claims, "authorization_details"))
+    {
+        m = cJSON_GetObjectItemCaseSensitive(d, "purpose");
+        if (!cJSON_IsString(m) || strcmp(m->valuestring, purpose) != 0)
+            return false;
+        cJSON_ArrayForEach(m, cJSON_GetObjectItemCaseSensitive(d, "datatypes"))
+        {
+            if (!cJSON_IsString(m) || !access_in(datatypes, m->valuestring))
+                return false;
+        }
+        cJSON_ArrayForEach(m, cJSON_GetObjectItemCaseSensitive(d, "grants"))
+        {
+            jti = cJSON_GetObjectItemCaseSensitive(m, "jti");
+            if (jti == NULL)
+                jti = cJSON_GetObjectItemCaseSensitive(m, "rule");
+            if (!cJSON_IsString(jti))
+                return false;
+            found = false;
+            cJSON_ArrayForEach(g, grants)
+            {
+                if (cJSON_IsString(cJSON_GetObjectItemCaseSensitive(g, jti->string)) &&
+                    strcmp(cJSON_GetObjectItemCaseSensitive(g, jti->string)->valuestring,
+                           jti->valuestring) == 0)
+                    found = true;
+            }
+            if (!found)
+                return false;
+        }
+    }
+    return true;
+}
+
 enum err
 access_token_live(struct store_txn *t, const cJSON *claims, int64_t now, bool *live,
                   char nhs[static NHS_LEN + 1])
@@ -487,7 +554,9 @@ access_token_live(struct store_txn *t, const cJSON *claims, int64_t now, bool *l
     who = rc == ERR_OK ? access_str(e, "nhs") : NULL;
     if (rc == ERR_OK && (who == NULL || strlen(who) != NHS_LEN))
         rc = ERR_STORAGE;
-    if (rc == ERR_OK)
+    if (rc == ERR_OK && !access_claims_match(e, claims))
+        *live = false;
+    else if (rc == ERR_OK)
         memcpy(nhs, who, NHS_LEN + 1);
     else
         *live = false;

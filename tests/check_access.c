@@ -232,6 +232,24 @@ START_TEST(test_revoked_tokens_are_remembered_until_they_expire)
 }
 END_TEST
 
+#define DETAIL                                                                                     \
+    "{\"purpose\":\"TREAT\",\"datatypes\":[\"gp-record\"],\"grants\":[{\"rule\":\"implied\"}]}"
+
+/* claim_differs checks that claims c with member name set to v (taken) are not live. */
+static void
+claim_differs(cJSON *c, const char *name, cJSON *v)
+{
+    char nhs[NHS_LEN + 1];
+    cJSON *saved = cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(c, name), true);
+    bool live = true;
+
+    cJSON_ReplaceItemInObject(c, name, v);
+    ck_assert_int_eq(access_token_live(t, c, t0, &live, nhs), ERR_OK);
+    ck_assert_msg(!live, "a token claiming another %s was live", name);
+    ck_assert_str_eq(nhs, "");
+    cJSON_ReplaceItemInObject(c, name, saved);
+}
+
 START_TEST(test_token_live)
 {
     char nhs[NHS_LEN + 1];
@@ -239,11 +257,24 @@ START_TEST(test_token_live)
     bool live;
 
     ck_assert_int_eq(access("tok-1", NHS_A, "[{\"rule\":\"implied\"}]"), ERR_OK);
-    c = cJSON_Parse("{\"jti\":\"tok-1\",\"log_index\":0,\"authorization_details\":[{\"grants\":"
-                    "[{\"rule\":\"implied\"}]}]}");
+    c = cJSON_Parse("{\"jti\":\"tok-1\",\"log_index\":0,\"client_id\":\"rx-req\",\"iat\":"
+                    "1795003200,\"exp\":1795003500,\"aud\":[\"https://consentd.example\"],"
+                    "\"authorization_details\":[" DETAIL "]}");
     ck_assert_int_eq(access_token_live(t, c, t0, &live, nhs), ERR_OK);
     ck_assert(live);
     ck_assert_str_eq(nhs, NHS_A);
+    /* Claims that say more than the entry: another client, times, audience, purpose, data. */
+    claim_differs(c, "client_id", cJSON_CreateString("rx-other"));
+    claim_differs(c, "exp", cJSON_CreateNumber(1795003501));
+    claim_differs(c, "iat", cJSON_CreateNumber(1795003199));
+    claim_differs(c, "aud", cJSON_Parse("[\"https://consentd.example\",\"https://x\"]"));
+    claim_differs(c, "authorization_details",
+                  cJSON_Parse("[{\"purpose\":\"CAREMGT\",\"datatypes\":[\"gp-record\"]}]"));
+    claim_differs(c, "authorization_details",
+                  cJSON_Parse("[{\"purpose\":\"TREAT\",\"datatypes\":[\"gp-record\","
+                              "\"mental-health\"]}]"));
+    claim_differs(c, "authorization_details",
+                  cJSON_Parse("[" DETAIL ",{\"purpose\":\"TREAT\",\"datatypes\":[\"x\"]}]"));
     /* The log index must be the entry's. */
     cJSON_ReplaceItemInObject(c, "log_index", cJSON_CreateNumber(1));
     ck_assert_int_eq(access_token_live(t, c, t0, &live, nhs), ERR_OK);
@@ -255,7 +286,7 @@ START_TEST(test_token_live)
                               cJSON_Parse("[{\"grants\":[{\"jti\":\"nope\",\"log_index\":3}]}]"));
     ck_assert_int_eq(access_token_live(t, c, t0, &live, nhs), ERR_OK);
     ck_assert(!live);
-    cJSON_ReplaceItemInObject(c, "authorization_details", cJSON_Parse("[{\"grants\":[]}]"));
+    cJSON_ReplaceItemInObject(c, "authorization_details", cJSON_Parse("[" DETAIL "]"));
     ck_assert_int_eq(access_token_live(t, c, t0, &live, nhs), ERR_OK);
     ck_assert(live);
     /* Revoked. */

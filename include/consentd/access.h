@@ -96,7 +96,9 @@ enum err access_revoked(struct store_txn *t, const char *jti, bool *yes);
  * access_token_live decides whether a consent-checked token whose signature and times were
  * checked (token_check_access; claims is its payload) is still live at now: its jti has an
  * access entry at its log_index, it was not revoked (access_revoked), and every grant named in
- * its authorization_details[].grants is active now (consents_get: not revoked, not expired).
+ * its authorization_details[].grants is active now (consents_get: not revoked, not expired),
+ * and its claims say no more than the entry (the same client_id, iat, exp and aud; in every
+ * object the entry's purpose, only its datatypes and only grants it names).
  * Sets *live, and nhs (when not NULL) to the access entry's person. Returns ERR_OK (also when
  * not live; nhs "" then) or ERR_STORAGE.
  */
