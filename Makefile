@@ -157,17 +157,17 @@ fuzz-check: deps $(FUZZ_BINS)
 	$(Q)bash tests/fuzz/run.sh $(FUZZ_CHECK_TIME) $(FUZZ_BINS)
 
 format:
-	$(Q)clang-format -i $(wildcard include/consentd/*.h crypto/*.c service/*.c policies/*.c tests/*.c tests/*.h tests/fuzz/*.c)
+	$(Q)clang-format -i $(wildcard include/consentd/*.h crypto/*.c service/*.c policies/*.c tests/*.c tests/*.h tests/fuzz/*.c tests/fuzz/*.h)
 
 # Source lints: constant-time compares of secrets, no known-bad crypto calls, library versions.
 lint:
 	$(Q)bash tests/lint.sh
 
 format-check: deps
-	$(Q)clang-format --dry-run --Werror $(wildcard include/consentd/*.h crypto/*.c service/*.c policies/*.c tests/*.c tests/*.h tests/fuzz/*.c)
+	$(Q)clang-format --dry-run --Werror $(wildcard include/consentd/*.h crypto/*.c service/*.c policies/*.c tests/*.c tests/*.h tests/fuzz/*.c tests/fuzz/*.h)
 
 clean:
 	rm -rf build build-san build-fuzz
 
 -include $(LIB_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(BUILD)/service/consentd.d $(BUILD)/service/consentctl.d
--include $(FUZZ_LIB_OBJ:.o=.d) $(wildcard $(FUZZ_BUILD)/tests/fuzz/*.d)
+-include $(FUZZ_LIB_OBJ:.o=.d) $(wildcard $(FUZZ_BUILD)/tests/*.d $(FUZZ_BUILD)/tests/fuzz/*.d)

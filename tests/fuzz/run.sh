@@ -3,8 +3,8 @@
 # every file once: a regression seed that crashes fails the run), then fuzzes for SECONDS with
 # the corpus as a read-only seed directory and a fresh temporary directory as the one libFuzzer
 # adds to, so the committed corpus never grows. A crash, sanitizer report, leak, timeout
-# (> 1 s for one input) or RSS over 2 GiB fails the target; its input is saved under
-# build-fuzz/artifacts/ and the log under build-fuzz/logs/.
+# (> 1 s for one input, that recurs when the input runs alone) or RSS over 2 GiB fails the
+# target; its input is saved under build-fuzz/artifacts/ and the log under build-fuzz/logs/.
 #
 # usage: tests/fuzz/run.sh SECONDS build-fuzz/fuzz_<name>...
 set -uo pipefail
@@ -46,10 +46,18 @@ for bin in "$@"; do
     mkdir -p "$work/$name"
     if ! "$bin" -max_total_time="$seconds" -timeout=1 -rss_limit_mb=2048 -print_final_stats=1 \
         -artifact_prefix="build-fuzz/artifacts/$name-" "$work/$name" "$corpus" >"$log" 2>&1; then
-        echo "fuzz: $name: FAILED after fuzzing; the end of $log:"
-        tail -n 40 "$log"
-        failed=$((failed + 1))
-        continue
+        # A timeout is wall-clock time: on a loaded machine a quick input can be descheduled
+        # past it. One that runs within the limit on its own is reported, not counted.
+        slow=$(sed -n "s/.*Test unit written to \(build-fuzz\/artifacts\/$name-timeout-.*\)/\1/p" "$log")
+        if [ -n "$slow" ] && "$bin" -timeout=1 "$slow" >"$log.replay" 2>&1; then
+            echo "fuzz: $name: a timeout did not recur when its input ran alone ($slow); the" \
+                "machine was loaded: $(cut -d' ' -f1-3 /proc/loadavg)"
+        else
+            echo "fuzz: $name: FAILED after fuzzing; the end of $log:"
+            tail -n 40 "$log"
+            failed=$((failed + 1))
+            continue
+        fi
     fi
     done_line=$(grep -E '^#[0-9]+[[:space:]]+DONE ' "$log" | tail -n 1)
     cov=$(sed -n 's/.* cov: \([0-9]*\) .*/\1/p' <<<"$done_line")
