@@ -36,7 +36,8 @@ for bin in "$@"; do
         continue
     fi
     seeds=$((seeds + ${#files[@]}))
-    if ! "$bin" -timeout=1 -rss_limit_mb=2048 "${files[@]}" >"$log" 2>&1; then
+    # Replaying is a regression check for crashes and hangs, so its timeout is generous.
+    if ! "$bin" -timeout=10 -rss_limit_mb=2048 "${files[@]}" >"$log" 2>&1; then
         echo "fuzz: $name: FAILED replaying its corpus; the end of $log:"
         tail -n 30 "$log"
         failed=$((failed + 1))
