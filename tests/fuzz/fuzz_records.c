@@ -23,6 +23,8 @@
 #include "consentd/pointers.h"
 #include "consentd/state.h"
 #include "consentd/tlog.h"
+#include "consentd/tokenkeys.h"
+#include "consentd/trail.h"
 #include "fuzzutil.h"
 
 #define FZ_LOG   "tests/fuzz/corpus/state/live-log"
@@ -226,6 +228,16 @@ see_access(void *ctx, uint64_t index, const cJSON *entry)
     return ERR_OK;
 }
 
+static enum err
+see_entry(void *ctx, uint64_t index, const uint8_t *entry, size_t len)
+{
+    (void)ctx;
+    (void)index;
+    /* Every byte is read, so ASan checks the borrowed bounds. */
+    (void)memchr(entry, '\n', len);
+    return ERR_OK;
+}
+
 /* read_all asks every reader about every name. */
 static void
 read_all(struct store_txn *t)
@@ -235,6 +247,7 @@ read_all(struct store_txn *t)
     static struct pointers_pointer pt;
     static struct consents_record rec;
     static struct authz_request req;
+    static struct tokenkeys_state keys;
     char why[STATE_WHY_MAX], nhs[NHS_LEN + 1], type[CONSENTS_NAME_MAX + 1];
     uint8_t root[HASH_BYTES];
     struct consents_set set;
@@ -271,6 +284,7 @@ read_all(struct store_txn *t)
         (void)pointers_list(t, people.s[i], true, see_pointer, NULL);
         (void)consents_list(t, people.s[i], see_grant, NULL);
         (void)access_list(t, people.s[i], see_access, NULL);
+        (void)trail_list(t, people.s[i], 0, see_entry, NULL);
         consents_set_init(&set);
         (void)consents_for_decision(t, fz_policy(), people.s[i], FZ_NOW, &set);
         consents_set_clear(&set);
@@ -279,6 +293,7 @@ read_all(struct store_txn *t)
         for (j = 0; j < orgs.n; j++)
             (void)consents_enrolled_by(t, people.s[i], orgs.s[j], &yes);
     }
+    (void)tokenkeys_get(t, &keys);
     if (tlog_size(t, &n) == ERR_OK && n <= size) {
         (void)tlog_root(t, n, root);
         for (index = 0; index < n; index++)

@@ -1,7 +1,7 @@
 /*
  * fuzz_strings: the small readers of untrusted text that the bigger parsers and the handlers
  * call: base64 and base64url, NHS numbers, ODS codes, ids, times, URLs, content types, SNOMED
- * CT ids, scopes, linked identifiers, decimal query numbers and listen addresses.
+ * CT ids, scopes, linked identifiers, decimal query numbers, listen addresses and tile paths.
  *
  * The first byte chooses the reader; the rest, up to its first NUL, is the text. Invariants are
  * round trips: what decodes encodes back to the same text (base64 is canonical), what parses
@@ -23,6 +23,7 @@
 #include "consentd/patients.h"
 #include "consentd/pointers.h"
 #include "consentd/policy.h"
+#include "consentd/tiles.h"
 #include "consentd/token.h"
 #include "fuzzutil.h"
 
@@ -113,6 +114,37 @@ check_names(const char *s)
     }
 }
 
+/*
+ * check_tile: a tile path that parses is in the one form tlog-tiles allows, so writing the
+ * parsed path in that form gives the text back.
+ */
+static void
+check_tile(const char *s)
+{
+    char why[TILES_WHY_MAX], back[160];
+    struct tiles_path t;
+    uint64_t div = 1;
+    size_t n;
+
+    if (tiles_parse(s, strlen(s), &t, why) != ERR_OK)
+        return;
+    if (t.entries)
+        n = (size_t)snprintf(back, sizeof(back), "entries/");
+    else
+        n = (size_t)snprintf(back, sizeof(back), "%u/", t.level);
+    /* The index in groups of three digits, each but the last with an 'x' and a slash. */
+    while (t.index / div >= 1000)
+        div *= 1000;
+    for (; div > 1; div /= 1000)
+        n += (size_t)snprintf(back + n, sizeof(back) - n, "x%03u/",
+                              (unsigned)(t.index / div % 1000));
+    n += (size_t)snprintf(back + n, sizeof(back) - n, "%03u", (unsigned)(t.index % 1000));
+    if (t.width != TILES_WIDTH)
+        snprintf(back + n, sizeof(back) - n, ".p/%u", t.width);
+    if (strcmp(back, s) != 0)
+        fz_fail("tile path \"%s\" parses to one written \"%s\"", s, back);
+}
+
 static void
 check_listen(const char *s)
 {
@@ -133,7 +165,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     s = strndup((const char *)data + 1, size - 1);
     if (s == NULL)
         fz_fail("out of memory");
-    switch (data[0] % 6) {
+    switch (data[0] % 7) {
     case 0:
         b64_round_trip(s, strlen(s), B64_STD);
         break;
@@ -149,8 +181,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     case 4:
         check_names(s);
         break;
-    default:
+    case 5:
         check_listen(s);
+        break;
+    default:
+        check_tile(s);
         break;
     }
     free(s);

@@ -2,10 +2,11 @@
 # Makes the seeds of tests/fuzz/corpus/*/live-* from a real consentd: it serves a fresh data
 # directory on a free loopback port, walks through every kind of write (organisations, clients,
 # enrolment, key rotation and recovery, identifier links, pointers, signed and paper grants, a
-# denial, a revocation, delegations, consent-checked and plain tokens, a retirement), then
-# writes what the targets read: the whole log for fuzz_state and fuzz_records, and the JWSs,
-# claims, checkpoint, Consent resources, forms and JWKs it saw. Other seeds in the corpus are
-# written by hand. Run it from anywhere after `make`; it replaces the live-* files only.
+# denial, a revocation, delegations, consent-checked, break-glass and plain tokens, a token-key
+# rotation, a retirement), then writes what the targets read: the whole log for fuzz_state,
+# fuzz_records and fuzz_audit, and the JWSs, claims, checkpoint, Consent resources, forms and
+# JWKs it saw. Other seeds in the corpus are written by hand. Run it from anywhere after
+# `make`; it replaces the live-* files only.
 #
 # Signed payloads are re-dated to the targets' fixed time (FZ_NOW, tests/fuzz/fuzzutil.h), and
 # header "kid"s are those of the targets' fixed keys, so that the targets reach what lies behind
@@ -121,6 +122,7 @@ PATIENT=$("$CTL" patient token --nhs $NHS_A --key "$E2E_TMP/pa3.key")
 n=$(curl -sf "$ISS/log/checkpoint" | sed -n 2p)
 curl -sf "${AUTH[@]}" "$ISS/log/entries?start=0&end=$n" | jq -r '.entries[] | @base64d' | seed state log -
 [ "$(wc -l <"$C/state/live-log")" = "$n" ] || { echo "seeds: the log has entries with newlines" >&2; exit 1; }
+seed audit log - <"$C/state/live-log"
 for t in $(jq -r .type "$C/state/live-log" | sort -u); do
     jq -c "select(.type == \"$t\")" "$C/state/live-log" | head -n 1 | tr -d '\n' | seed jstrict "entry-$t" -
 done
