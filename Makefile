@@ -48,7 +48,7 @@ HOOK_SRC := service/consentd.c service/sequencer.c service/ckpt.c service/tlog.c
 HOOK_OBJ := $(HOOK_SRC:%.c=$(BUILD)/hooks/%.o)
 TOOLS    := $(BUILD)/consentd-hooks $(BUILD)/logtool
 
-.PHONY: all deps run check unit e2e bench fuzz format format-check lint clean
+.PHONY: all deps run check unit e2e bench fuzz fuzz-check format format-check lint clean
 all: deps $(BINS) $(CHECK) $(TOOLS)
 
 deps:
@@ -120,7 +120,7 @@ e2e: all
 	$(Q)cd tests/e2e && npm ci --no-audit --no-fund --loglevel=error
 	$(Q)BUILD=$(BUILD) bash tests/e2e/run.sh
 
-check: format-check lint unit e2e
+check: format-check lint unit e2e $(if $(SAN),fuzz-check)
 
 run: all
 	$(Q)[ -d var/demo ] || { mkdir -p var && ./$(BUILD)/consentd init --data var/demo && \
@@ -133,18 +133,62 @@ bench: all
 	$(Q)BUILD=$(BUILD) bash tests/bench/run.sh
 	$(Q)BUILD=$(BUILD) bash tests/bench/replay.sh
 
+# libFuzzer targets, one per parser (tests/fuzz/fuzz_*.c), built with clang, ASan and UBSan into
+# build-fuzz/ whatever SAN says. `make fuzz` runs each for FUZZ_TIME seconds; fuzz-check (part of
+# `make check SAN=...`, so CI runs it once) replays the committed corpora and fuzzes each target
+# for FUZZ_CHECK_TIME seconds. Neither adds to the committed corpora (tests/fuzz/run.sh).
+FUZZ_BUILD      := build-fuzz
+FUZZ_TIME       ?= 60
+FUZZ_CHECK_TIME ?= 10
+FUZZ_SAN        := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+FUZZ_CFLAGS     := -O1 -g -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -DH2O_USE_LIBUV=0 \
+	-Iinclude $(PKG_CFLAGS) $(filter-out -Wduplicated-% -Wlogical-op,$(WARN)) $(WERROR) \
+	$(FUZZ_SAN) -MMD -MP -pthread
+FUZZ_LIB_OBJ    := $(LIB_SRC:%.c=$(FUZZ_BUILD)/%.o) $(FUZZ_BUILD)/gen/appfiles.o
+FUZZ_SRC        := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_BINS       := $(FUZZ_SRC:tests/fuzz/%.c=$(FUZZ_BUILD)/%)
+.SECONDARY: $(FUZZ_SRC:%.c=$(FUZZ_BUILD)/%.o) $(FUZZ_BUILD)/tests/fuzz/fuzzutil.o \
+	$(FUZZ_BUILD)/tests/merkleref.o
+
+$(FUZZ_BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	@[ "$(V)" = 1 ] || echo "  CC      $<"
+	$(Q)clang $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c -o $@ $<
+
+$(FUZZ_BUILD)/gen/appfiles.o: $(BUILD)/gen/appfiles.c
+	@mkdir -p $(dir $@)
+	@[ "$(V)" = 1 ] || echo "  CC      $<"
+	$(Q)clang $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c -o $@ $<
+
+$(FUZZ_BUILD)/libconsentd.a: $(FUZZ_LIB_OBJ)
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(FUZZ_BUILD)/fuzz_%: $(FUZZ_BUILD)/tests/fuzz/fuzz_%.o $(FUZZ_BUILD)/tests/fuzz/fuzzutil.o \
+		$(FUZZ_BUILD)/libconsentd.a
+	@[ "$(V)" = 1 ] || echo "  LD      $@"
+	$(Q)clang $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $^ $(PKG_LIBS) -pthread
+
+$(FUZZ_BUILD)/fuzz_merkle: $(FUZZ_BUILD)/tests/merkleref.o
+
+fuzz: deps $(FUZZ_BINS)
+	$(Q)bash tests/fuzz/run.sh $(FUZZ_TIME) $(FUZZ_BINS)
+
+fuzz-check: deps $(FUZZ_BINS)
+	$(Q)bash tests/fuzz/run.sh $(FUZZ_CHECK_TIME) $(FUZZ_BINS)
+
 format:
-	$(Q)clang-format -i $(wildcard include/consentd/*.h crypto/*.c service/*.c policies/*.c tests/*.c tests/*.h tests/fuzz/*.c tests/tools/*.c)
+	$(Q)clang-format -i $(wildcard include/consentd/*.h crypto/*.c service/*.c policies/*.c tests/*.c tests/*.h tests/fuzz/*.c tests/fuzz/*.h tests/tools/*.c)
 
 # Source lints: constant-time compares of secrets, no known-bad crypto calls, library versions.
 lint:
 	$(Q)bash tests/lint.sh
 
 format-check: deps
-	$(Q)clang-format --dry-run --Werror $(wildcard include/consentd/*.h crypto/*.c service/*.c policies/*.c tests/*.c tests/*.h tests/fuzz/*.c tests/tools/*.c)
+	$(Q)clang-format --dry-run --Werror $(wildcard include/consentd/*.h crypto/*.c service/*.c policies/*.c tests/*.c tests/*.h tests/fuzz/*.c tests/fuzz/*.h tests/tools/*.c)
 
 clean:
-	rm -rf build build-san
+	rm -rf build build-san build-fuzz
 
 -include $(LIB_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(BUILD)/service/consentd.d $(BUILD)/service/consentctl.d
 -include $(HOOK_OBJ:.o=.d) $(BUILD)/tests/tools/logtool.d
+-include $(FUZZ_LIB_OBJ:.o=.d) $(wildcard $(FUZZ_BUILD)/tests/*.d $(FUZZ_BUILD)/tests/fuzz/*.d)

@@ -449,16 +449,17 @@ http_parse_u64(const char *s, uint64_t *v)
     return true;
 }
 
-/*
- * http_pairs_parse parses name=value pairs from [start, end) into out (see http_query) without
- * answering: on failure it writes a sentence into why (cap bytes), points *bad at the unknown
- * or repeated name (in the request's memory; NULL when the pairs do not parse) and returns
- * false.
- */
-static bool
-http_pairs_parse(struct http_call *c, const char *start, const char *end, const char *what,
-                 const char *const *names, size_t n, const char **out, char *why, size_t cap,
-                 const char **bad)
+/* http_pool_dup copies s into the memory of the request c (an http_pairs_decode copier). */
+static char *
+http_pool_dup(void *c, const char *s)
+{
+    return h2o_strdup(&((struct http_call *)c)->req->pool, s, SIZE_MAX).base;
+}
+
+bool
+http_pairs_decode(const char *start, const char *end, const char *what, const char *const *names,
+                  size_t n, const char **out, char *why, size_t cap, const char **bad,
+                  http_dup_fn dup, void *ctx)
 {
     UriQueryListA *list = NULL, *q;
     int count = 0;
@@ -482,10 +483,10 @@ http_pairs_parse(struct http_call *c, const char *start, const char *end, const 
         if (i == n || out[i] != NULL) {
             snprintf(why, cap, "%s parameter \"%.64s\" %s", what, q->key,
                      i == n ? "is unknown" : "is given more than once");
-            *bad = h2o_strdup(&c->req->pool, q->key, SIZE_MAX).base;
+            *bad = dup(ctx, q->key);
             goto out;
         }
-        out[i] = h2o_strdup(&c->req->pool, q->value != NULL ? q->value : "", SIZE_MAX).base;
+        out[i] = dup(ctx, q->value != NULL ? q->value : "");
     }
     ok = true;
 out:
@@ -504,7 +505,8 @@ http_pairs(struct http_call *c, const char *start, const char *end, const char *
     char why[256];
     const char *bad;
 
-    if (http_pairs_parse(c, start, end, what, names, n, out, why, sizeof(why), &bad))
+    if (http_pairs_decode(start, end, what, names, n, out, why, sizeof(why), &bad, http_pool_dup,
+                          c))
         return true;
     if (oauth)
         http_reply_oauth_error(c, 400, "invalid_request", "%s", why);
@@ -561,7 +563,7 @@ http_query_check(struct http_call *c, const char *const *names, size_t n, const 
         snprintf(why, cap, "the query string is longer than %d bytes", HTTP_MAX_QUERY);
         return false;
     }
-    return http_pairs_parse(c, start, end, "query", names, n, out, why, cap, bad);
+    return http_pairs_decode(start, end, "query", names, n, out, why, cap, bad, http_pool_dup, c);
 }
 
 bool

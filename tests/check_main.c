@@ -18,7 +18,7 @@ static Suite *(*const suites[])(void) = {
     json_suite,      rebuild_suite,   assertion_suite,    pointers_suite,      nhs_suite,
     patients_suite,  consent_suite,   fhir_consent_suite, consents_suite,      pkey_suite,
     access_suite,    authz_suite,     audit_suite,        tiles_suite,         tls_suite,
-    tokenkeys_suite, token_suite,     trail_suite,        token_attacks_suite,
+    tokenkeys_suite, token_suite,     trail_suite,        token_attacks_suite, ambiguity_suite,
 };
 
 int

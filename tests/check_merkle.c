@@ -17,10 +17,12 @@
 #include "consentd/b64.h"
 #include "consentd/hash.h"
 #include "consentd/merkle.h"
+#include "merkleref.h"
 #include "suites.h"
 #include "testutil.h"
 
-#define MAX_LEAVES 256u
+#define MAX_LEAVES  1024u
+#define TREE_LEVELS 11 /* levels 0..10: subtrees of up to MAX_LEAVES leaves */
 
 /*
  * A tree in memory: every perfect subtree hash, level by level, and a size limit so a callback
@@ -30,7 +32,7 @@ struct tree {
     uint64_t n;
     uint64_t limit;
     unsigned calls;
-    uint8_t levels[9][MAX_LEAVES][HASH_BYTES];
+    uint8_t levels[TREE_LEVELS][MAX_LEAVES][HASH_BYTES];
 };
 
 static struct tree tree;
@@ -81,7 +83,7 @@ tree_build(uint8_t leaves[][HASH_BYTES], uint64_t n)
     tree.n = n;
     tree.limit = n;
     memcpy(tree.levels[0], leaves, n * HASH_BYTES);
-    for (l = 1; l < 9; l++)
+    for (l = 1; l < TREE_LEVELS; l++)
         for (i = 0; i < (n >> l); i++)
             merkle_node_hash(tree.levels[l - 1][2 * i], tree.levels[l - 1][2 * i + 1],
                              tree.levels[l][i]);
@@ -110,81 +112,10 @@ subtree(void *ctx, unsigned level, uint64_t index, uint8_t out[static HASH_BYTES
     struct tree *t = ctx;
 
     t->calls++;
-    if (level >= 9 || ((index + 1) << level) > t->limit)
+    if (level >= TREE_LEVELS || ((index + 1) << level) > t->limit)
         return ERR_NOTFOUND;
     memcpy(out, t->levels[level][index], HASH_BYTES);
     return ERR_OK;
-}
-
-/* ref_mth is MTH(D[0:n]) of RFC 9162 §2.1.1 over the leaf hashes, for n >= 1. */
-static void
-ref_mth(uint8_t leaves[][HASH_BYTES], uint64_t n, uint8_t out[static HASH_BYTES])
-{
-    uint8_t l[HASH_BYTES], r[HASH_BYTES];
-    uint64_t k = 1;
-
-    if (n == 1) {
-        memcpy(out, leaves[0], HASH_BYTES);
-        return;
-    }
-    while (k * 2 < n)
-        k *= 2;
-    ref_mth(leaves, k, l);
-    ref_mth(leaves + k, n - k, r);
-    merkle_node_hash(l, r, out);
-}
-
-/* ref_root is ref_mth, or the empty root for n == 0. */
-static void
-ref_root(uint8_t leaves[][HASH_BYTES], uint64_t n, uint8_t out[static HASH_BYTES])
-{
-    if (n == 0)
-        hash_sha256(NULL, 0, out);
-    else
-        ref_mth(leaves, n, out);
-}
-
-/* ref_path appends PATH(m, D[0:n]) of RFC 9162 §2.1.3.1. */
-static void
-ref_path(uint64_t m, uint8_t leaves[][HASH_BYTES], uint64_t n, uint8_t proof[][HASH_BYTES],
-         size_t *count)
-{
-    uint64_t k = 1;
-
-    if (n == 1)
-        return;
-    while (k * 2 < n)
-        k *= 2;
-    if (m < k) {
-        ref_path(m, leaves, k, proof, count);
-        ref_mth(leaves + k, n - k, proof[(*count)++]);
-    } else {
-        ref_path(m - k, leaves + k, n - k, proof, count);
-        ref_mth(leaves, k, proof[(*count)++]);
-    }
-}
-
-/* ref_subproof appends SUBPROOF(m, D[0:n], b) of RFC 9162 §2.1.4.1. */
-static void
-ref_subproof(uint64_t m, uint8_t leaves[][HASH_BYTES], uint64_t n, bool b,
-             uint8_t proof[][HASH_BYTES], size_t *count)
-{
-    uint64_t k = 1;
-
-    if (m == n) {
-        if (!b)
-            ref_mth(leaves, n, proof[(*count)++]);
-        return;
-    }
-    while (k * 2 < n)
-        k *= 2;
-    if (m <= k) {
-        ref_subproof(m, leaves, k, b, proof, count);
-        ref_mth(leaves + k, n - k, proof[(*count)++]);
-    } else {
-        ref_subproof(m - k, leaves + k, n - k, false, proof, count);
-        ref_mth(leaves, k, proof[(*count)++]);
-    }
 }
 
 START_TEST(test_reference_tree_roots)
@@ -402,6 +333,7 @@ START_TEST(test_roots_match_reference)
         ck_assert_int_eq(merkle_root(subtree, &tree, n, got), ERR_OK);
         ck_assert_mem_eq(got, want, HASH_BYTES);
     }
+    printf("merkle: C4 roots: every tree size 0..%u matches the reference\n", MAX_LEAVES);
 }
 END_TEST
 
@@ -457,11 +389,13 @@ START_TEST(test_consistency_proofs_match_reference)
 END_TEST
 
 /*
- * Every bit of every hash is flipped in trees of up to 32 leaves; above that, one bit per byte,
- * a different one for each proof element, which keeps the run to seconds.
+ * Every bit of every hash is flipped in trees of up to 16 leaves; above that, one bit per byte,
+ * a different one for each proof element, up to 32 leaves. The proofgen probes below flip one
+ * bit of every element of every proof up to 256 leaves; together they keep the run to seconds.
  */
-#define BIT_STEP(n)     ((n) <= 32 ? 1 : 8)
-#define FIRST_BIT(n, k) ((n) <= 32 ? 0 : (k) % 8)
+#define MUTATE_MAX      32
+#define BIT_STEP(n)     ((n) <= 16 ? 1 : 8)
+#define FIRST_BIT(n, k) ((n) <= 16 ? 0 : (k) % 8)
 
 /*
  * inclusion_ok is true if the proof verifies; the mutation test below checks that every
@@ -482,8 +416,8 @@ START_TEST(test_inclusion_proof_mutations_fail)
     unsigned accepted = 0;
     uint64_t n, i;
 
-    tree_build_counting(64);
-    for (n = 1; n <= 64; n++) {
+    tree_build_counting(MUTATE_MAX);
+    for (n = 1; n <= MUTATE_MAX; n++) {
         tree.limit = n;
         ref_root(tree.levels[0], n, root);
         for (i = 0; i < n; i++) {
@@ -534,8 +468,8 @@ START_TEST(test_consistency_proof_mutations_fail)
     unsigned accepted = 0;
     uint64_t m, n;
 
-    tree_build_counting(64);
-    for (n = 1; n <= 64; n++) {
+    tree_build_counting(MUTATE_MAX);
+    for (n = 1; n <= MUTATE_MAX; n++) {
         tree.limit = n;
         ref_root(tree.levels[0], n, r2);
         for (m = 1; m <= n; m++) {
@@ -567,6 +501,215 @@ START_TEST(test_consistency_proof_mutations_fail)
         }
     }
     ck_assert_uint_eq(accepted, 0);
+}
+END_TEST
+
+/*
+ * The probes of transparency-dev/merkle's proof tests (corruptInclusionProof and
+ * corruptConsistencyProof), run on every proof of every tree of up to PROBE_MAX leaves, with
+ * the second-preimage probe added: an interior node's children presented as a leaf's entry.
+ * Each genuine proof must verify with the verifier and with the reference (merkleref.c); the
+ * two are compared on arbitrary corruptions by tests/fuzz/fuzz_merkle.c. RELIABILITY.md C4
+ * reports the tallies printed here.
+ */
+#define PROBE_MAX 256u
+
+struct probes {
+    unsigned long valid;    /* genuine proofs: each must verify */
+    unsigned long probes;   /* mutated proofs tried */
+    unsigned long accepted; /* mutated proofs the verifier accepted: must stay 0 */
+};
+
+/* roots[n] is the reference root of the first n counting leaves, up to 2 * PROBE_MAX. */
+static uint8_t roots[2 * PROBE_MAX + 1][HASH_BYTES];
+
+static void
+roots_build(void)
+{
+    uint64_t n;
+
+    tree_build_counting(2 * PROBE_MAX);
+    for (n = 0; n <= 2 * PROBE_MAX; n++)
+        ref_root(tree.levels[0], n, roots[n]);
+}
+
+static void
+probe_inclusion(struct probes *t, uint64_t i, uint64_t n, const uint8_t leaf[static HASH_BYTES],
+                uint8_t proof[][HASH_BYTES], size_t count, const uint8_t root[static HASH_BYTES])
+{
+    t->probes++;
+    t->accepted += merkle_verify_inclusion(i, n, leaf, (const uint8_t(*)[HASH_BYTES])proof, count,
+                                           root) == ERR_OK;
+}
+
+static void
+probe_consistency(struct probes *t, uint64_t m, uint64_t n, const uint8_t r1[static HASH_BYTES],
+                  const uint8_t r2[static HASH_BYTES], uint8_t proof[][HASH_BYTES], size_t count)
+{
+    t->probes++;
+    t->accepted += merkle_verify_consistency(m, n, r1, r2, (const uint8_t(*)[HASH_BYTES])proof,
+                                             count) == ERR_OK;
+}
+
+/*
+ * PROBE_FLIPS tries proof[0..count) with each element in turn flipped in one bit (a different
+ * bit for each element and proof), then without its last element, through call(proof, count).
+ */
+#define PROBE_FLIPS(call, salt)                                                                    \
+    do {                                                                                           \
+        uint8_t f_[MERKLE_MAX_PROOF][HASH_BYTES];                                                  \
+        size_t k_, bit_;                                                                           \
+        for (k_ = 0; k_ < count; k_++) {                                                           \
+            bit_ = (k_ * 67 + count * 13 + (salt)) % (HASH_BYTES * 8);                             \
+            memcpy(f_, proof, count *HASH_BYTES);                                                  \
+            f_[k_][bit_ / 8] ^= (uint8_t)(1u << (bit_ % 8));                                       \
+            call(f_, count);                                                                       \
+        }                                                                                          \
+        if (count > 0)                                                                             \
+            call(proof, count - 1);                                                                \
+    } while (0)
+
+/* with prepends x to proof into e, or appends it; the other elements unchanged. */
+static void
+with(uint8_t e[][HASH_BYTES], uint8_t proof[][HASH_BYTES], size_t count,
+     const uint8_t x[static HASH_BYTES], bool front)
+{
+    memcpy(front ? e[1] : e[0], proof, count * HASH_BYTES);
+    memcpy(front ? e[0] : e[count], x, HASH_BYTES);
+}
+
+START_TEST(test_inclusion_proofgen_probes_fail)
+{
+    static const char wrong[] = "WrongLeaf", random[] = "random root";
+    uint8_t proof[MERKLE_MAX_PROOF][HASH_BYTES], e[MERKLE_MAX_PROOF + 1][HASH_BYTES];
+    uint8_t wrong_leaf[HASH_BYTES], random_root[HASH_BYTES], empty[HASH_BYTES] = {0};
+    uint8_t zero[HASH_BYTES] = {0}, entry[2 * HASH_BYTES], forged[HASH_BYTES];
+    struct probes t = {0};
+    const uint8_t *leaf, *root;
+    uint64_t a, b, i, n;
+    size_t count;
+    unsigned l;
+
+    hash_sha256((const uint8_t *)wrong, sizeof(wrong) - 1, wrong_leaf);
+    hash_sha256((const uint8_t *)random, sizeof(random) - 1, random_root);
+    merkle_empty_root(empty);
+    roots_build();
+    for (n = 1; n <= PROBE_MAX; n++) {
+        tree.limit = n;
+        root = roots[n];
+        for (i = 0; i < n; i++) {
+            leaf = tree.levels[0][i];
+            ck_assert_int_eq(merkle_inclusion_proof(subtree, &tree, i, n, proof, &count), ERR_OK);
+            ck_assert(merkle_verify_inclusion(i, n, leaf, (const uint8_t(*)[HASH_BYTES])proof,
+                                              count, root) == ERR_OK);
+            ck_assert(
+                ref_verify_inclusion(i, n, leaf, (const uint8_t(*)[HASH_BYTES])proof, count, root));
+            t.valid++;
+            probe_inclusion(&t, i - 1, n, leaf, proof, count, root);
+            probe_inclusion(&t, i + 1, n, leaf, proof, count, root);
+            probe_inclusion(&t, i ^ 2, n, leaf, proof, count, root);
+            probe_inclusion(&t, i, n * 2, leaf, proof, count, root);
+            probe_inclusion(&t, i, n / 2, leaf, proof, count, root);
+            probe_inclusion(&t, i, n, wrong_leaf, proof, count, root);
+            probe_inclusion(&t, i, n, leaf, proof, count, empty);
+            probe_inclusion(&t, i, n, leaf, proof, count, random_root);
+            with(e, proof, count, zero, false);
+            probe_inclusion(&t, i, n, leaf, e, count + 1, root);
+            with(e, proof, count, root, false);
+            probe_inclusion(&t, i, n, leaf, e, count + 1, root);
+            with(e, proof, count, zero, true);
+            probe_inclusion(&t, i, n, leaf, e, count + 1, root);
+            with(e, proof, count, root, true);
+            probe_inclusion(&t, i, n, leaf, e, count + 1, root);
+#define CALL_INCLUSION(pp, cc) probe_inclusion(&t, i, n, leaf, pp, cc, root)
+            PROBE_FLIPS(CALL_INCLUSION, i + n);
+#undef CALL_INCLUSION
+            /*
+             * Second preimage: the children of each complete subtree above the leaf, given as
+             * an entry and claimed at the subtree's place in the tree of subtrees, with the rest
+             * of the path. The subtree's own hash would verify there (checked: the probe has
+             * the attack's shape); the entry's leaf hash, with its 0x00 prefix, must not.
+             */
+            for (l = 1; l < TREE_LEVELS && (((i >> l) + 1) << l) <= n; l++) {
+                a = i >> l;
+                b = (n + (UINT64_C(1) << l) - 1) >> l;
+                ck_assert(merkle_verify_inclusion(a, b, tree.levels[l][a],
+                                                  (const uint8_t(*)[HASH_BYTES])(proof + l),
+                                                  count - l, root) == ERR_OK);
+                memcpy(entry, tree.levels[l - 1][2 * a], HASH_BYTES);
+                memcpy(entry + HASH_BYTES, tree.levels[l - 1][2 * a + 1], HASH_BYTES);
+                merkle_leaf_hash(entry, sizeof(entry), forged);
+                probe_inclusion(&t, a, b, forged, proof + l, count - l, root);
+            }
+        }
+    }
+    printf("merkle: C4 inclusion: %lu proofs (every (i, n), n <= %u) verified; %lu probes, "
+           "%lu accepted\n",
+           t.valid, PROBE_MAX, t.probes, t.accepted);
+    ck_assert_uint_eq(t.valid, PROBE_MAX * (PROBE_MAX + 1) / 2);
+    ck_assert_uint_eq(t.accepted, 0);
+}
+END_TEST
+
+START_TEST(test_consistency_proofgen_probes_fail)
+{
+    static const char wrong[] = "WrongRoot";
+    uint8_t proof[MERKLE_MAX_PROOF][HASH_BYTES], e[MERKLE_MAX_PROOF + 1][HASH_BYTES];
+    uint8_t wrong_root[HASH_BYTES], zero[HASH_BYTES] = {0};
+    struct probes t = {0};
+    const uint8_t *r1, *r2;
+    uint64_t m, n;
+    size_t count;
+
+    hash_sha256((const uint8_t *)wrong, sizeof(wrong) - 1, wrong_root);
+    roots_build();
+    for (n = 1; n <= PROBE_MAX; n++) {
+        tree.limit = n;
+        r2 = roots[n];
+        for (m = 1; m <= n; m++) {
+            r1 = roots[m];
+            ck_assert_int_eq(merkle_consistency_proof(subtree, &tree, m, n, proof, &count), ERR_OK);
+            ck_assert(merkle_verify_consistency(m, n, r1, r2, (const uint8_t(*)[HASH_BYTES])proof,
+                                                count) == ERR_OK);
+            ck_assert(
+                ref_verify_consistency(m, n, r1, r2, (const uint8_t(*)[HASH_BYTES])proof, count));
+            t.valid++;
+            /* As in transparency-dev: the probes need a proof to corrupt (m < n). */
+            if (count == 0)
+                continue;
+            probe_consistency(&t, m - 1, n, r1, r2, proof, count);
+            probe_consistency(&t, m + 1, n, r1, r2, proof, count);
+            probe_consistency(&t, m ^ 2, n, r1, r2, proof, count);
+            probe_consistency(&t, m, n * 2, r1, r2, proof, count);
+            probe_consistency(&t, m, n / 2, r1, r2, proof, count);
+            probe_consistency(&t, m, n, wrong_root, r2, proof, count);
+            probe_consistency(&t, m, n, r1, wrong_root, proof, count);
+            probe_consistency(&t, m, n, r2, r1, proof, count);
+            probe_consistency(&t, m, n, r1, r2, proof, 0);
+            with(e, proof, count, zero, false);
+            probe_consistency(&t, m, n, r1, r2, e, count + 1);
+            with(e, proof, count, r1, false);
+            probe_consistency(&t, m, n, r1, r2, e, count + 1);
+            with(e, proof, count, r2, false);
+            probe_consistency(&t, m, n, r1, r2, e, count + 1);
+            with(e, proof, count, zero, true);
+            probe_consistency(&t, m, n, r1, r2, e, count + 1);
+            with(e, proof, count, r1, true);
+            probe_consistency(&t, m, n, r1, r2, e, count + 1);
+            with(e, proof, count, r2, true);
+            probe_consistency(&t, m, n, r1, r2, e, count + 1);
+            with(e, proof, count, proof[0], true);
+            probe_consistency(&t, m, n, r1, r2, e, count + 1);
+#define CALL_CONSISTENCY(pp, cc) probe_consistency(&t, m, n, r1, r2, pp, cc)
+            PROBE_FLIPS(CALL_CONSISTENCY, m + n);
+#undef CALL_CONSISTENCY
+        }
+    }
+    printf("merkle: C4 consistency: %lu proofs (every (m, n), 1 <= m <= n <= %u) verified; "
+           "%lu probes, %lu accepted\n",
+           t.valid, PROBE_MAX, t.probes, t.accepted);
+    ck_assert_uint_eq(t.valid, PROBE_MAX * (PROBE_MAX + 1) / 2);
+    ck_assert_uint_eq(t.accepted, 0);
 }
 END_TEST
 
@@ -678,7 +821,7 @@ END_TEST
 
 /* Completions recorded by the append callback, checked against the tree. */
 struct completions {
-    unsigned seen[9][MAX_LEAVES];
+    unsigned seen[TREE_LEVELS][MAX_LEAVES];
     unsigned fail_level;
     uint64_t fail_index;
 };
@@ -690,7 +833,7 @@ complete(void *ctx, unsigned level, uint64_t index, const uint8_t hash[static HA
 
     if (level == c->fail_level && index == c->fail_index)
         return ERR_STORAGE;
-    ck_assert_uint_lt(level, 9);
+    ck_assert_uint_lt(level, TREE_LEVELS);
     ck_assert_uint_lt(index, MAX_LEAVES >> level);
     ck_assert_mem_eq(hash, tree.levels[level][index], HASH_BYTES);
     c->seen[level][index]++;
@@ -720,7 +863,7 @@ START_TEST(test_range_roots_match_reference)
         ref_root(tree.levels[0], n, want);
         ck_assert_mem_eq(got, want, HASH_BYTES);
         /* Every perfect subtree of the first n leaves was reported exactly once. */
-        for (l = 0; l < 9; l++)
+        for (l = 0; l < TREE_LEVELS; l++)
             for (i = 0; i < (MAX_LEAVES >> l); i++)
                 ck_assert_uint_eq(c.seen[l][i], i < (n >> l) ? 1 : 0);
     }
@@ -817,10 +960,12 @@ merkle_suite(void)
     tcase_add_test(tc, test_range_load_reproduces_range);
     tcase_add_test(tc, test_range_append_failure_leaves_range_unchanged);
     suite_add_tcase(s, tc);
-    /* Every bit of every proof for every pair of sizes up to 64 takes a while. */
+    /* Every bit of every small proof, and the probes on every proof up to 256 leaves. */
     tcase_set_timeout(slow, 300);
     tcase_add_test(slow, test_inclusion_proof_mutations_fail);
     tcase_add_test(slow, test_consistency_proof_mutations_fail);
+    tcase_add_test(slow, test_inclusion_proofgen_probes_fail);
+    tcase_add_test(slow, test_consistency_proofgen_probes_fail);
     suite_add_tcase(s, slow);
     return s;
 }

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# The source lints of docs/RELIABILITY.md rows D14 and F6: secrets are compared only in constant
-# time and only where the design says; no known-bad libsodium call, no libc randomness; the
-# pinned libraries carry the security fixes the design relies on. Each pattern is first shown to
-# match a bad line, so a broken pattern cannot pass silently. Run by `make lint` and `make check`.
+# The source lints of docs/RELIABILITY.md rows C5, D14 and F6: JSON members are read only by
+# exact name; secrets are compared only in constant time and only where the design says; no
+# known-bad libsodium call, no libc randomness; the pinned libraries carry the security fixes the
+# design relies on. Each pattern is first shown to match a bad line, so a broken pattern cannot
+# pass silently. Run by `make lint` and `make check`.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
@@ -49,6 +50,12 @@ for f in crypto/hash.c crypto/secret.c; do
         bad "D14: $f no longer compares with sodium_memcmp"
     fi
 done
+
+# C5: cJSON's getters without CaseSensitive in their name match member names case-insensitively,
+# so they would read {"AUD":"evil","aud":"me"} as "evil".
+none "C5: only cJSON's CaseSensitive getters read members" \
+    '\bcJSON_(GetObjectItem|HasObjectItem|DetachItemFromObject|DeleteItemFromObject|ReplaceItemInObject)\s*\(' \
+    'a = cJSON_GetObjectItem(o, "aud");'
 
 # F6: known-bad or weak primitives.
 none "F6: no crypto_core_ed25519_is_valid_point (CVE-2025-69277)" \

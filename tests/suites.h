@@ -45,5 +45,6 @@ Suite *tokenkeys_suite(void);
 Suite *token_suite(void);
 Suite *trail_suite(void);
 Suite *token_attacks_suite(void);
+Suite *ambiguity_suite(void);
 
 #endif

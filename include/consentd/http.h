@@ -130,6 +130,21 @@ bool http_require_admin_or_token(struct http_call *c, unsigned any_scope, struct
 bool http_form(struct http_call *c, const char *const *names, size_t n, const char **out,
                bool oauth);
 
+/* A copier for http_pairs_decode: returns a copy of s that lives as long as the caller needs. */
+typedef char *(*http_dup_fn)(void *ctx, const char *s);
+
+/*
+ * http_pairs_decode is the decoding behind http_query and http_form, without a request, so it
+ * can be tested and fuzzed alone: it parses the percent-encoded name=value pairs [start, end)
+ * ('+' is a space) with liburiparser into out, refusing unknown and repeated names. Each value,
+ * and the name at fault, is copied with dup(ctx, s), which must not fail. On failure it returns
+ * false with a sentence in why (cap bytes) calling the pairs what ("query", "form") and *bad
+ * the unknown or repeated name, or NULL when the pairs do not parse.
+ */
+bool http_pairs_decode(const char *start, const char *end, const char *what,
+                       const char *const *names, size_t n, const char **out, char *why, size_t cap,
+                       const char **bad, http_dup_fn dup, void *ctx);
+
 /*
  * http_reply_oauth_error answers an RFC 6749 §5.2 error: {"error":…,"error_description":…}
  * with Cache-Control: no-store, and for 401 a WWW-Authenticate header.
