@@ -17,6 +17,7 @@
 
 #include "consentd/api.h"
 #include "consentd/b64.h"
+#include "consentd/consents.h"
 #include "consentd/json.h"
 #include "consentd/jws.h"
 #include "consentd/patients.h"
@@ -616,4 +617,71 @@ api_patient_post(struct http_call *c)
     }
     http_reply_problem(c, 404, "not-found", "Not found",
                        "POST /v1/patients/{nhs}/ serves keys and identifiers only");
+}
+
+bool
+api_patient_reader(struct http_call *c, const char *suffix, const char *what, struct store_txn **t,
+                   char nhs[static NHS_LEN + 1])
+{
+    const struct http_app *app = http_app_of(c);
+    char ident[PATIENTS_IDENT_MAX + 1], why[STATE_WHY_MAX];
+    size_t plen, n, slen = strlen(suffix);
+    struct token_claims who;
+    bool audit, delegate = false;
+    const char *param;
+    enum err rc;
+
+    *t = NULL;
+    nhs[0] = '\0';
+    param = http_path_param(c, &plen);
+    n = plen > slen && memcmp(param + plen - slen, suffix, slen) == 0 ? plen - slen : 0;
+    if (!http_require_token(c, TOKEN_SCOPE_PATIENT | TOKEN_SCOPE_AUDIT, &who))
+        return false;
+    if (n == 0 || n > PATIENTS_IDENT_MAX) {
+        http_reply_problem(c, 400, "invalid-field", "Invalid request",
+                           "the path must name a person: /v1/patients/{nhs}%s", suffix);
+        return false;
+    }
+    memcpy(ident, param, n);
+    ident[n] = '\0';
+    if (strlen(ident) != n) {
+        http_reply_problem(c, 400, "invalid-field", "Invalid request",
+                           "the path must name a person: an NHS number or a percent-encoded "
+                           "linked identifier system|value");
+        return false;
+    }
+    audit = (who.scopes & TOKEN_SCOPE_AUDIT) != 0;
+    rc = store_begin(app->store, false, t);
+    if (rc == ERR_OK)
+        rc = patients_resolve(*t, ident, nhs, why);
+    if (rc == ERR_INVAL) {
+        http_reply_problem(c, 400, "invalid-field", "Invalid request", "%s", why);
+        goto fail;
+    }
+    if (rc == ERR_NOTFOUND && audit) {
+        http_reply_problem(c, 404, "not-found", "Not found", "%s", why);
+        goto fail;
+    }
+    if (rc == ERR_OK && !audit && strcmp(who.nhs, nhs) != 0)
+        rc = consents_delegated(*t, nhs, who.nhs, (int64_t)time(NULL), &delegate);
+    if ((rc == ERR_OK || rc == ERR_NOTFOUND) && !audit &&
+        (rc == ERR_NOTFOUND || (strcmp(who.nhs, nhs) != 0 && !delegate))) {
+        http_reply_problem(c, 403, "forbidden", "Forbidden",
+                           "this token is another person's: a person's token reads their own "
+                           "%s, or those of someone who delegated to them (or use a token "
+                           "with scope audit)",
+                           what);
+        goto fail;
+    }
+    if (rc != ERR_OK) {
+        http_reply_problem(c, 500, "internal", "Internal error", "cannot resolve the person (%s)",
+                           err_str(rc));
+        goto fail;
+    }
+    return true;
+fail:
+    store_abort(*t);
+    *t = NULL;
+    nhs[0] = '\0';
+    return false;
 }

@@ -307,61 +307,14 @@ api_token_access_one(void *ctx, uint64_t index, const cJSON *e)
 void
 api_token_access_list(struct http_call *c)
 {
-    const struct http_app *app = http_app_of(c);
-    char ident[PATIENTS_IDENT_MAX + 1], nhs[NHS_LEN + 1], why[STATE_WHY_MAX];
+    char nhs[NHS_LEN + 1];
     struct api_token_accesses x = {NULL, NULL};
     struct store_txn *t = NULL;
-    struct token_claims who;
-    bool audit, delegate = false;
-    const char *param;
     cJSON *j = NULL;
-    size_t plen, n;
     enum err rc;
 
-    param = http_path_param(c, &plen);
-    n = plen > 7 && memcmp(param + plen - 7, "/access", 7) == 0 ? plen - 7 : 0;
-    if (!http_require_token(c, TOKEN_SCOPE_PATIENT | TOKEN_SCOPE_AUDIT, &who))
+    if (!api_patient_reader(c, "/access", "accesses", &t, nhs))
         return;
-    if (n == 0 || n > PATIENTS_IDENT_MAX) {
-        http_reply_problem(c, 400, "invalid-field", "Invalid request",
-                           "the path must name a person: /v1/patients/{nhs}/access");
-        return;
-    }
-    memcpy(ident, param, n);
-    ident[n] = '\0';
-    if (strlen(ident) != n) {
-        http_reply_problem(c, 400, "invalid-field", "Invalid request",
-                           "the path must name a person: an NHS number or a percent-encoded "
-                           "linked identifier system|value");
-        return;
-    }
-    audit = (who.scopes & TOKEN_SCOPE_AUDIT) != 0;
-    rc = store_begin(app->store, false, &t);
-    if (rc == ERR_OK)
-        rc = patients_resolve(t, ident, nhs, why);
-    if (rc == ERR_INVAL) {
-        http_reply_problem(c, 400, "invalid-field", "Invalid request", "%s", why);
-        goto out;
-    }
-    if (rc == ERR_NOTFOUND && audit) {
-        http_reply_problem(c, 404, "not-found", "Not found", "%s", why);
-        goto out;
-    }
-    if (rc == ERR_OK && !audit && strcmp(who.nhs, nhs) != 0)
-        rc = consents_delegated(t, nhs, who.nhs, (int64_t)time(NULL), &delegate);
-    if ((rc == ERR_OK || rc == ERR_NOTFOUND) && !audit &&
-        (rc == ERR_NOTFOUND || (strcmp(who.nhs, nhs) != 0 && !delegate))) {
-        http_reply_problem(c, 403, "forbidden", "Forbidden",
-                           "this token is another person's: a person's token reads their own "
-                           "accesses, or those of someone who delegated to them (or use a token "
-                           "with scope audit)");
-        goto out;
-    }
-    if (rc != ERR_OK) {
-        http_reply_problem(c, 500, "internal", "Internal error", "cannot resolve the person (%s)",
-                           err_str(rc));
-        goto out;
-    }
     j = cJSON_CreateObject();
     cJSON_AddStringToObject(j, "nhs", nhs);
     x.glass = cJSON_AddArrayToObject(j, "access");

@@ -64,68 +64,22 @@ void
 api_trail_list(struct http_call *c)
 {
     static const char *const names[] = {"from"};
-    const struct http_app *app = http_app_of(c);
-    char ident[PATIENTS_IDENT_MAX + 1], nhs[NHS_LEN + 1], why[STATE_WHY_MAX];
+    char nhs[NHS_LEN + 1];
     struct api_trail_page pg = {NULL, 0, 0, 0, false};
-    size_t plen, n, slen = strlen(API_TRAIL_SUFFIX);
     struct store_txn *t = NULL;
-    struct token_claims who;
-    bool audit, delegate = false;
-    const char *param, *q[1];
+    const char *q[1];
     uint64_t from = 0;
     cJSON *j = NULL;
     enum err rc;
 
-    param = http_path_param(c, &plen);
-    n = plen > slen && memcmp(param + plen - slen, API_TRAIL_SUFFIX, slen) == 0 ? plen - slen : 0;
-    if (!http_require_token(c, TOKEN_SCOPE_PATIENT | TOKEN_SCOPE_AUDIT, &who))
+    if (!api_patient_reader(c, API_TRAIL_SUFFIX, "entries", &t, nhs))
         return;
-    if (n == 0 || n > PATIENTS_IDENT_MAX) {
-        http_reply_problem(c, 400, "invalid-field", "Invalid request",
-                           "the path must name a person: /v1/patients/{nhs}/entries");
-        return;
-    }
-    memcpy(ident, param, n);
-    ident[n] = '\0';
-    if (strlen(ident) != n) {
-        http_reply_problem(c, 400, "invalid-field", "Invalid request",
-                           "the path must name a person: an NHS number or a percent-encoded "
-                           "linked identifier system|value");
-        return;
-    }
     if (!http_query(c, names, 1, q))
-        return;
+        goto out;
     if (q[0] != NULL && !http_parse_u64(q[0], &from)) {
         http_reply_problem(c, 400, "invalid-query", "Invalid query",
                            "\"from\" must be a log index: a whole number written without sign, "
                            "spaces or leading zeros");
-        return;
-    }
-    audit = (who.scopes & TOKEN_SCOPE_AUDIT) != 0;
-    rc = store_begin(app->store, false, &t);
-    if (rc == ERR_OK)
-        rc = patients_resolve(t, ident, nhs, why);
-    if (rc == ERR_INVAL) {
-        http_reply_problem(c, 400, "invalid-field", "Invalid request", "%s", why);
-        goto out;
-    }
-    if (rc == ERR_NOTFOUND && audit) {
-        http_reply_problem(c, 404, "not-found", "Not found", "%s", why);
-        goto out;
-    }
-    if (rc == ERR_OK && !audit && strcmp(who.nhs, nhs) != 0)
-        rc = consents_delegated(t, nhs, who.nhs, (int64_t)time(NULL), &delegate);
-    if ((rc == ERR_OK || rc == ERR_NOTFOUND) && !audit &&
-        (rc == ERR_NOTFOUND || (strcmp(who.nhs, nhs) != 0 && !delegate))) {
-        http_reply_problem(c, 403, "forbidden", "Forbidden",
-                           "this token is another person's: a person's token reads their own "
-                           "entries, or those of someone who delegated to them (or use a token "
-                           "with scope audit)");
-        goto out;
-    }
-    if (rc != ERR_OK) {
-        http_reply_problem(c, 500, "internal", "Internal error", "cannot resolve the person (%s)",
-                           err_str(rc));
         goto out;
     }
     j = cJSON_CreateObject();

@@ -11,6 +11,7 @@
 #include "consentd/assertion.h"
 #include "consentd/clients.h"
 #include "consentd/http.h"
+#include "consentd/nhs.h"
 
 void api_log_checkpoint(struct http_call *c);
 void api_log_key(struct http_call *c);
@@ -79,6 +80,17 @@ void api_fhir_consent_search(struct http_call *c);
 void api_fhir_consent_create(struct http_call *c);
 /* GET /v1/patients/{nhs}/…: pointers (api_pointer_list) or consents, by the path's suffix. */
 void api_patient_get(struct http_call *c);
+
+/*
+ * api_patient_reader decides who GET /v1/patients/{id}<suffix> (suffix "/access", say) reads
+ * about, and whether the caller may: with a token of scope patient, the person themself or an
+ * active delegate of theirs; with scope audit, anyone. id is an NHS number or a linked
+ * system|value. On success it returns true with nhs the person and *t an open read transaction
+ * (the caller aborts it); otherwise it answered (400, 401, 403, 404 or 500) and returns false
+ * with *t NULL. what names the things read ("accesses"), for the 403 sentence.
+ */
+bool api_patient_reader(struct http_call *c, const char *suffix, const char *what,
+                        struct store_txn **t, char nhs[static NHS_LEN + 1]);
 
 /* handlers: token keys (api_keys.c) */
 void api_keys_rotate(struct http_call *c);
