@@ -118,19 +118,6 @@ ctl_parse_key(const char *s, struct note_verifier *v)
     return EX_OK;
 }
 
-static int
-ctl_decode_hash(const cJSON *s, uint8_t out[static HASH_BYTES])
-{
-    size_t n;
-
-    if (!cJSON_IsString(s) ||
-        b64_decode(s->valuestring, strlen(s->valuestring), B64_STD, out, HASH_BYTES, &n) !=
-            ERR_OK ||
-        n != HASH_BYTES)
-        return -1;
-    return 0;
-}
-
 static void
 ctl_hex(const uint8_t *h, char out[static 2 * HASH_BYTES + 1])
 {

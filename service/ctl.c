@@ -270,3 +270,16 @@ out:
     free(assertion);
     return code;
 }
+
+int
+ctl_decode_hash(const cJSON *s, uint8_t out[static HASH_BYTES])
+{
+    size_t n;
+
+    if (!cJSON_IsString(s) ||
+        b64_decode(s->valuestring, strlen(s->valuestring), B64_STD, out, HASH_BYTES, &n) !=
+            ERR_OK ||
+        n != HASH_BYTES)
+        return -1;
+    return 0;
+}

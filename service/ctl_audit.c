@@ -1176,19 +1176,6 @@ ctl_copy_root(const struct auditlog *l, uint64_t size, uint8_t root[static HASH_
 }
 
 static int
-ctl_decode_hash(const cJSON *s, uint8_t out[static HASH_BYTES])
-{
-    size_t n;
-
-    if (!cJSON_IsString(s) ||
-        b64_decode(s->valuestring, strlen(s->valuestring), B64_STD, out, HASH_BYTES, &n) !=
-            ERR_OK ||
-        n != HASH_BYTES)
-        return -1;
-    return 0;
-}
-
-static int
 cmd_consistency(int argc, char **argv)
 {
     static const struct option opts[] = {{"dir", required_argument, NULL, 'd'},

@@ -13,6 +13,7 @@
 
 #include <cJSON.h>
 
+#include "consentd/hash.h"
 #include "consentd/keys.h"
 
 #define CTL_MAX_RESPONSE (64 * 1024 * 1024)
@@ -86,5 +87,11 @@ int ctl_audit_main(int argc, char **argv);
 
 /* ctl_audit_online is true if a command's arguments name a --url (audit verify's online form). */
 bool ctl_audit_online(int argc, char **argv);
+
+/*
+ * ctl_decode_hash reads s, a hash in standard base64 as proofs carry them, into out. Returns 0,
+ * or -1 if s is not a string of exactly HASH_BYTES bytes in base64.
+ */
+int ctl_decode_hash(const cJSON *s, uint8_t out[static HASH_BYTES]);
 
 #endif
