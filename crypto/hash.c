@@ -1,5 +1,5 @@
 /*
- * hash: SHA-256 and randomness through libsodium.
+ * hash: SHA-256, SipHash and randomness through libsodium.
  */
 #include <stdbool.h>
 #include <stddef.h>
@@ -45,6 +45,24 @@ bool
 hash_equal(const uint8_t a[static HASH_BYTES], const uint8_t b[static HASH_BYTES])
 {
     return sodium_memcmp(a, b, HASH_BYTES) == 0;
+}
+
+_Static_assert(HASH_SHORT_KEY_BYTES == crypto_shorthash_KEYBYTES, "SipHash-2-4 takes 16-byte keys");
+
+uint64_t
+hash_short(const uint8_t key[static HASH_SHORT_KEY_BYTES], const uint8_t *in, size_t len)
+{
+    static const uint8_t empty[1];
+    uint8_t out[crypto_shorthash_BYTES];
+    uint64_t h = 0;
+    size_t i;
+
+    if (in == NULL)
+        in = empty;
+    crypto_shorthash(out, in, len, key);
+    for (i = 0; i < sizeof(out); i++)
+        h = h << 8 | out[i];
+    return h;
 }
 
 void

@@ -17,6 +17,7 @@
 #include "consentd/b64.h"
 #include "consentd/clients.h"
 #include "consentd/hash.h"
+#include "consentd/jtis.h"
 #include "consentd/nhs.h"
 #include "consentd/patients.h"
 #include "consentd/pkey.h"
@@ -41,6 +42,7 @@ enum api_oauth_kind { API_OAUTH_CLIENT, API_OAUTH_PATIENT };
  * context (freed by http_submit after done), also read by done to mint the token.
  */
 struct api_oauth_req {
+    struct jtis *jtis;
     enum api_oauth_kind kind;
     char id[ASSERTION_SUBJECT_MAX + 1]; /* client id or NHS number */
     char who[ASSERTION_WHO_MAX + 1];    /* the jti table's prefix */
@@ -211,7 +213,7 @@ api_oauth_check(struct store_txn *t, struct seq_write *w)
             return ERR_AUTH;
         }
     }
-    rc = assertion_jti_use(t, r->who, r->jti, r->exp, w->now, w->why);
+    rc = jtis_use(r->jtis, t, r->who, r->jti, r->exp, w->now, w->why);
     if (rc != ERR_OK || !r->access)
         return rc;
     return api_oauth_access_check(t, w);
@@ -438,6 +440,7 @@ api_oauth_client(struct http_call *c, const char **p)
     if (!api_oauth_scopes(c, p[P_SCOPE], api_oauth_role_scopes(cl.roles), who, &scopes))
         return;
     r = xcalloc(1, sizeof(*r));
+    r->jtis = http_app_of(c)->jtis;
     r->kind = API_OAUTH_CLIENT;
     memcpy(r->id, id, strlen(id) + 1);
     memcpy(r->who, id, strlen(id) + 1);
@@ -519,6 +522,7 @@ api_oauth_patient(struct http_call *c, const char **p)
     if (!api_oauth_scopes(c, p[P_SCOPE], TOKEN_SCOPE_PATIENT, "a patient", &scopes))
         return;
     r = xcalloc(1, sizeof(*r));
+    r->jtis = app->jtis;
     r->kind = API_OAUTH_PATIENT;
     memcpy(r->id, nhs, strlen(nhs) + 1);
     snprintf(r->who, sizeof(r->who), "%s%s", ASSERTION_PATIENT_PREFIX, nhs);
@@ -692,6 +696,7 @@ api_oauth_access(struct http_call *c, const char **p, const struct clients_clien
         free(r);
         return;
     }
+    r->jtis = app->jtis;
     r->kind = API_OAUTH_CLIENT;
     memcpy(r->id, cl->client_id, strlen(cl->client_id) + 1);
     memcpy(r->who, cl->client_id, strlen(cl->client_id) + 1);

@@ -21,6 +21,7 @@
 #include "consentd/access.h"
 #include "consentd/api.h"
 #include "consentd/assertion.h"
+#include "consentd/jtis.h"
 #include "consentd/clients.h"
 #include "consentd/consents.h"
 #include "consentd/json.h"
@@ -33,6 +34,7 @@ enum { T_TOKEN, T_HINT, T_CA_TYPE, T_CA, T_CLIENT_ID, T_COUNT };
 
 /* An introspection or revocation between the handler and its write (the check's context). */
 struct api_token_req {
+    struct jtis *jtis;
     bool revoke;
     char client_id[CLIENTS_ID_MAX + 1];
     uint8_t pk[KEYS_PUBLIC_BYTES]; /* the key that verified the assertion */
@@ -66,7 +68,7 @@ api_token_check(struct store_txn *t, struct seq_write *w)
     }
     free(cl);
     if (rc == ERR_OK)
-        rc = assertion_jti_use(t, r->client_id, r->jti, r->exp, w->now, w->why);
+        rc = jtis_use(r->jtis, t, r->client_id, r->jti, r->exp, w->now, w->why);
     if (rc == ERR_OK && r->revoke && r->token_jti[0] != '\0')
         rc = access_revoke(t, r->token_jti, r->token_exp, w->now);
     return rc;
@@ -215,6 +217,7 @@ api_token_introspect(struct http_call *c)
         p[T_TOKEN] = "-";
     }
     r = xcalloc(1, sizeof(*r));
+    r->jtis = http_app_of(c)->jtis;
     memcpy(r->client_id, cl.client_id, sizeof(r->client_id));
     memcpy(r->pk, cl.pk, sizeof(r->pk));
     memcpy(r->jti, claims.jti, sizeof(r->jti));
@@ -250,6 +253,7 @@ api_token_revoke(struct http_call *c)
     if (!api_oauth_authenticate(c, p[T_CA_TYPE], p[T_CA], p[T_CLIENT_ID], &cl, &claims))
         return;
     r = xcalloc(1, sizeof(*r));
+    r->jtis = app->jtis;
     r->revoke = true;
     memcpy(r->client_id, cl.client_id, sizeof(r->client_id));
     memcpy(r->pk, cl.pk, sizeof(r->pk));

@@ -1,5 +1,5 @@
 /*
- * assertion: verifying RFC 7523 assertions and remembering their jtis.
+ * assertion: verifying RFC 7523 assertions.
  */
 #include <stdbool.h>
 #include <stdio.h>
@@ -14,10 +14,8 @@
 #include "consentd/pkey.h"
 #include "consentd/xmalloc.h"
 
-#define ASSERTION_MAX_AUD    16                 /* members of an "aud" array */
-#define ASSERTION_MAX_TIME   9007199254740992.0 /* 2^53: exact in a double */
-#define ASSERTION_KEY_MAX    (ASSERTION_WHO_MAX + 1 + ASSERTION_JTI_MAX)
-#define ASSERTION_PURGE_STEP 64 /* keys collected per scan while forgetting */
+#define ASSERTION_MAX_AUD  16                 /* members of an "aud" array */
+#define ASSERTION_MAX_TIME 9007199254740992.0 /* 2^53: exact in a double */
 
 /* assertion_typ_ok accepts no "typ", or one that names a JWT assertion (RFC 7523, 7523bis). */
 static bool
@@ -259,104 +257,5 @@ assertion_verify(const char *jws, size_t len, const struct pkey *key, const char
     rc = ERR_OK;
 out:
     jws_parts_clear(&p);
-    return rc;
-}
-
-/*
- * What the purge scan collects: keys of the expiry index (exp ‖ who ‖ 0x00 ‖ jti) whose
- * assertions can no longer be accepted, oldest first, at most ASSERTION_PURGE_STEP per use.
- */
-struct assertion_purge {
-    int64_t now;
-    size_t n;
-    size_t len[ASSERTION_PURGE_STEP];
-    uint8_t key[ASSERTION_PURGE_STEP][8 + ASSERTION_KEY_MAX];
-};
-
-static enum err
-assertion_purge_scan(void *ctx, const void *key, size_t key_len, const void *val, size_t val_len)
-{
-    struct assertion_purge *p = ctx;
-    uint64_t exp;
-    enum err rc;
-
-    (void)val;
-    (void)val_len;
-    if (key_len <= 8 || key_len > 8 + ASSERTION_KEY_MAX)
-        return ERR_STORAGE;
-    rc = store_u64_val(key, 8, &exp);
-    if (rc != ERR_OK)
-        return rc;
-    /* The index is in expiry order: the first key still acceptable ends the scan. */
-    if (exp > (uint64_t)INT64_MAX - TOKEN_LEEWAY || (int64_t)exp + TOKEN_LEEWAY > p->now)
-        return ERR_EXISTS;
-    memcpy(p->key[p->n], key, key_len);
-    p->len[p->n] = key_len;
-    p->n++;
-    return p->n == ASSERTION_PURGE_STEP ? ERR_EXISTS : ERR_OK;
-}
-
-/*
- * assertion_purge forgets up to ASSERTION_PURGE_STEP jtis (of any issuer) that can no longer be
- * accepted, found from the start of the expiry index: the work per use is bounded, and every use
- * forgets more than it adds while anything has expired, so the tables hold only live jtis.
- */
-static enum err
-assertion_purge(struct store_txn *t, int64_t now)
-{
-    struct assertion_purge *p = xcalloc(1, sizeof(*p));
-    enum err rc;
-    size_t i;
-
-    p->now = now;
-    rc = store_scan(t, STORE_JTI_BY_EXP, "", 0, assertion_purge_scan, p);
-    for (i = 0; rc == ERR_OK && i < p->n; i++) {
-        rc = store_del(t, STORE_JTI_BY_EXP, p->key[i], p->len[i]);
-        if (rc == ERR_OK)
-            rc = store_del(t, STORE_JTI, p->key[i] + 8, p->len[i] - 8);
-        if (rc == ERR_NOTFOUND)
-            rc = ERR_STORAGE;
-    }
-    free(p);
-    return rc;
-}
-
-enum err
-assertion_jti_use(struct store_txn *t, const char *who, const char *jti, int64_t exp, int64_t now,
-                  char why[static STATE_WHY_MAX])
-{
-    uint8_t key[8 + ASSERTION_KEY_MAX];
-    size_t wlen = strlen(who), jlen = strlen(jti);
-    enum err rc;
-
-    if (wlen == 0 || wlen > ASSERTION_WHO_MAX || jlen == 0 || jlen > ASSERTION_JTI_MAX) {
-        snprintf(why, STATE_WHY_MAX, "an assertion's issuer and jti must be 1 to %d bytes",
-                 ASSERTION_JTI_MAX);
-        return ERR_INVAL;
-    }
-    if (exp < 0) {
-        snprintf(why, STATE_WHY_MAX, "the assertion's \"exp\" is not a valid time");
-        return ERR_INVAL;
-    }
-    if (exp + TOKEN_LEEWAY <= now) {
-        snprintf(why, STATE_WHY_MAX, "the assertion has expired (\"exp\" with a %d s leeway)",
-                 TOKEN_LEEWAY);
-        return ERR_AUTH;
-    }
-    rc = assertion_purge(t, now);
-    if (rc != ERR_OK)
-        return rc;
-    /* The expiry index's key is exp ‖ the jti table's key, so a purge finds both. */
-    store_u64_key((uint64_t)exp, key);
-    memcpy(key + 8, who, wlen);
-    key[8 + wlen] = 0x00;
-    memcpy(key + 8 + wlen + 1, jti, jlen);
-    rc = store_put(t, STORE_JTI, key + 8, wlen + 1 + jlen, key, 8, true, false);
-    if (rc == ERR_OK)
-        rc = store_put(t, STORE_JTI_BY_EXP, key, 8 + wlen + 1 + jlen, "", 0, true, false);
-    if (rc == ERR_CONFLICT)
-        snprintf(why, STATE_WHY_MAX,
-                 "the assertion's \"jti\" was used already: an assertion is single use, so make "
-                 "a new one (with a new jti) for every request");
     return rc;
 }

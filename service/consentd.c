@@ -13,6 +13,7 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sysexits.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "consentd/ckpt.h"
@@ -20,6 +21,7 @@
 #include "consentd/crashpoint.h"
 #include "consentd/hash.h"
 #include "consentd/http.h"
+#include "consentd/jtis.h"
 #include "consentd/keys.h"
 #include "consentd/log.h"
 #include "consentd/policy.h"
@@ -394,6 +396,7 @@ cmd_serve(int argc, char **argv)
     struct policy *pol = NULL;
     struct store *store = NULL;
     struct sequencer *seq = NULL;
+    struct jtis *jtis = NULL;
     SSL_CTX *tls = NULL;
     size_t nflags = 0, i;
     uint16_t port;
@@ -512,7 +515,8 @@ cmd_serve(int argc, char **argv)
         goto out;
     }
     code = EX_IOERR;
-    if (config_path(&cfg, CONFIG_CKPT_LOG_NAME, path) != ERR_OK ||
+    if (jtis_open(store, (int64_t)time(NULL), JTIS_MAX_LIVE, &jtis) != ERR_OK ||
+        config_path(&cfg, CONFIG_CKPT_LOG_NAME, path) != ERR_OK ||
         sequencer_open(store, &signer, path, cfg.batch_max, cfg.queue_max, &seq) != ERR_OK ||
         sequencer_start(seq) != ERR_OK)
         goto out;
@@ -524,6 +528,7 @@ cmd_serve(int argc, char **argv)
     app.policy = pol;
     app.signer = &signer;
     app.tokens = &tokens;
+    app.jtis = jtis;
     app.tls = tls;
     app.admin = secret_check_new(cfg.admin_token_hash);
     if (app.admin == NULL ||
@@ -535,6 +540,7 @@ cmd_serve(int argc, char **argv)
         code = EX_OK;
 out:
     sequencer_free(seq);
+    jtis_free(jtis);
     store_close(store);
     ckpt_signer_clear(&signer);
     token_signer_clear(&tokens);

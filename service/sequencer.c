@@ -269,26 +269,27 @@ seq_time(struct sequencer *q, char out[static SEQ_TIME_LEN + 1])
 
 /*
  * seq_store_failed handles a store failure while a batch is applied: when the store is only
- * out of space it returns ERR_UNAVAIL, for the batch to be refused; otherwise it stops the
- * process.
+ * out of space it sets full and returns ERR_UNAVAIL, for the batch to be refused; otherwise it
+ * stops the process.
  */
 static enum err
-seq_store_failed(struct sequencer *q, const char *what)
+seq_store_failed(struct sequencer *q, const char *what, bool *full)
 {
     if (!store_out_of_space(q->store))
         seq_stop_process(q, what);
+    *full = true;
     return ERR_UNAVAIL;
 }
 
 /*
  * seq_apply_one runs one write's check and entry in a nested transaction of t and returns
- * ERR_OK (then the entry, if any, is appended), the refusal, or ERR_UNAVAIL when the store is
- * out of space (then the whole batch must be refused); any other store failure stops the
- * process.
+ * ERR_OK (then the entry, if any, is appended) or the refusal (a check may refuse its own
+ * write with ERR_UNAVAIL); when the store is out of space it sets full (then the whole batch
+ * must be refused); any other store failure stops the process.
  */
 static enum err
 seq_apply_one(struct sequencer *q, struct store_txn *t, struct seq_write *w, const char *when,
-              char **entry, size_t *cap)
+              char **entry, size_t *cap, bool *full)
 {
     struct store_txn *child = NULL;
     enum err rc;
@@ -299,7 +300,7 @@ seq_apply_one(struct sequencer *q, struct store_txn *t, struct seq_write *w, con
     if (w->check != NULL) {
         rc = w->check(child, w);
         if (rc == ERR_STORAGE || rc == ERR_NOMEM)
-            rc = seq_store_failed(q, "the store failed in a write's check");
+            rc = seq_store_failed(q, "the store failed in a write's check", full);
         if (rc != ERR_OK)
             goto refuse;
     }
@@ -320,17 +321,17 @@ seq_apply_one(struct sequencer *q, struct store_txn *t, struct seq_write *w, con
         }
         rc = state_apply(child, q->range.size, (const uint8_t *)*entry, len, w->why);
         if (rc == ERR_STORAGE || rc == ERR_NOMEM)
-            rc = seq_store_failed(q, "the store failed while applying an entry");
+            rc = seq_store_failed(q, "the store failed while applying an entry", full);
         if (rc != ERR_OK)
             goto refuse;
         w->index = q->range.size;
         if (tlog_append(child, &q->range, (const uint8_t *)*entry, len, w->leaf) != ERR_OK) {
-            rc = seq_store_failed(q, "the store failed while appending an entry");
+            rc = seq_store_failed(q, "the store failed while appending an entry", full);
             goto refuse;
         }
     }
     if (store_commit(child) != ERR_OK)
-        return seq_store_failed(q, "cannot commit a nested transaction");
+        return seq_store_failed(q, "cannot commit a nested transaction", full);
     return ERR_OK;
 refuse:
     store_abort(child);
@@ -402,8 +403,7 @@ seq_run_batch(struct sequencer *q, struct seq_write *batch, unsigned n)
     now = seq_time(q, when);
     for (w = batch; w != NULL && !full; w = w->next) {
         w->now = (int64_t)now;
-        w->rc = seq_apply_one(q, t, w, when, &entry, &cap);
-        full = w->rc == ERR_UNAVAIL;
+        w->rc = seq_apply_one(q, t, w, when, &entry, &cap, &full);
         if (w->rc != ERR_OK) {
             refused++;
             continue;

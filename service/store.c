@@ -21,7 +21,7 @@ static const char *const store_table_names[] = {
     "entries",         "nodes",       "meta",       "orgs",          "clients",
     "patients",        "links",       "pointers",   "by_nhs",        "consents",
     "consents_by_nhs", "delegations", "access",     "access_by_nhs", "revoked",
-    "enrol",           "jti",         "jti_by_exp", "token_keys",    "trail"};
+    "enrol",           "jtis",        "token_keys", "trail"};
 
 /* Every table has a name: adding one to enum store_table without naming it is a build error. */
 _Static_assert(sizeof(store_table_names) / sizeof(store_table_names[0]) == STORE_NTABLES,

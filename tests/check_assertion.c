@@ -17,11 +17,9 @@
 #include "consentd/keys.h"
 #include "consentd/pkey.h"
 #include "consentd/sig.h"
-#include "consentd/store.h"
 #include "suites.h"
 #include "testutil.h"
 
-#define MAP      (64u * 1024 * 1024)
 #define NOW      1800000000LL
 #define ISSUER   "https://consentd.example"
 #define ENDPOINT "https://consentd.example/oauth2/token"
@@ -562,156 +560,11 @@ START_TEST(test_es384_assertion_is_accepted)
 }
 END_TEST
 
-/* The jti table. */
-
-static char dir[TU_DIR_MAX];
-static struct store *store;
-
-static void
-store_setup(void)
-{
-    tu_tmpdir(dir);
-    ck_assert_int_eq(store_open(dir, MAP, &store), ERR_OK);
-}
-
-static void
-store_teardown(void)
-{
-    store_close(store);
-    tu_rmrf(dir);
-}
-
-/* use runs assertion_jti_use in its own committed (or, on refusal, aborted) transaction. */
-static enum err
-use(const char *who, const char *jti, int64_t exp, int64_t now)
-{
-    char swhy[STATE_WHY_MAX] = "";
-    struct store_txn *t = NULL;
-    enum err rc;
-
-    ck_assert_int_eq(store_begin(store, true, &t), ERR_OK);
-    rc = assertion_jti_use(t, who, jti, exp, now, swhy);
-    if (rc == ERR_OK) {
-        ck_assert_int_eq(store_commit(t), ERR_OK);
-    } else {
-        ck_assert_uint_gt(strlen(swhy), 10);
-        store_abort(t);
-    }
-    return rc;
-}
-
-static enum err
-count_one(void *ctx, const void *k, size_t key_len, const void *val, size_t val_len)
-{
-    (void)k;
-    (void)key_len;
-    (void)val;
-    (void)val_len;
-    (*(unsigned *)ctx)++;
-    return ERR_OK;
-}
-
-static unsigned
-count(const char *prefix, size_t len)
-{
-    struct store_txn *t = NULL;
-    unsigned n = 0;
-
-    ck_assert_int_eq(store_begin(store, false, &t), ERR_OK);
-    ck_assert_int_eq(store_scan(t, STORE_JTI, prefix, len, count_one, &n), ERR_OK);
-    store_abort(t);
-    return n;
-}
-
-START_TEST(test_jti_is_single_use)
-{
-    ck_assert_int_eq(use(CID, "j-1", NOW + 60, NOW), ERR_OK);
-    ck_assert_int_eq(use(CID, "j-1", NOW + 60, NOW + 1), ERR_CONFLICT);
-    ck_assert_int_eq(use(CID, "j-2", NOW + 60, NOW + 1), ERR_OK);
-    /* Another client, or a patient, may use the same jti. */
-    ck_assert_int_eq(use("gp-system-2", "j-1", NOW + 60, NOW + 1), ERR_OK);
-    ck_assert_int_eq(use(ASSERTION_PATIENT_PREFIX "9434765919", "j-1", NOW + 60, NOW + 1), ERR_OK);
-    ck_assert_int_eq(use(ASSERTION_PATIENT_PREFIX "9434765919", "j-1", NOW + 60, NOW + 2),
-                     ERR_CONFLICT);
-}
-END_TEST
-
-START_TEST(test_jti_is_remembered_across_a_reopen)
-{
-    ck_assert_int_eq(use(CID, "j-1", NOW + 60, NOW), ERR_OK);
-    store_close(store);
-    ck_assert_int_eq(store_open(dir, MAP, &store), ERR_OK);
-    ck_assert_int_eq(use(CID, "j-1", NOW + 60, NOW + 30), ERR_CONFLICT);
-}
-END_TEST
-
-START_TEST(test_jti_is_remembered_through_the_leeway)
-{
-    ck_assert_int_eq(use(CID, "j-1", NOW, NOW - 10), ERR_OK);
-    /* Past exp but inside the leeway, the assertion is still acceptable: keep refusing it. */
-    ck_assert_int_eq(use(CID, "j-2", NOW + 200, NOW + 59), ERR_OK);
-    ck_assert_int_eq(use(CID, "j-1", NOW, NOW + 59), ERR_CONFLICT);
-    ck_assert_uint_eq(count(CID, sizeof(CID)), 2);
-}
-END_TEST
-
-START_TEST(test_expired_jtis_are_forgotten)
-{
-    char jti[16];
-    unsigned n;
-    int i;
-
-    for (i = 0; i < 150; i++) {
-        snprintf(jti, sizeof(jti), "old-%d", i);
-        ck_assert_int_eq(use(CID, jti, NOW + 10, NOW), ERR_OK);
-    }
-    ck_assert_int_eq(use("gp-system-2", "old", NOW + 10, NOW), ERR_OK);
-    ck_assert_int_eq(use(CID, "live", NOW + 300, NOW), ERR_OK);
-    ck_assert_uint_eq(count(CID, sizeof(CID)), 151);
-    /*
-     * At NOW + 70, exp + leeway has passed for the old ones: each use forgets some of them, a
-     * bounded batch (not all 151 at once), of any client, oldest first.
-     */
-    ck_assert_int_eq(use(CID, "new-1", NOW + 200, NOW + 70), ERR_OK);
-    n = count(CID, sizeof(CID));
-    ck_assert_uint_lt(n, 153);
-    ck_assert_uint_gt(n, 3);
-    ck_assert_int_eq(use(CID, "new-2", NOW + 200, NOW + 70), ERR_OK);
-    ck_assert_int_eq(use(CID, "new-3", NOW + 200, NOW + 70), ERR_OK);
-    ck_assert_uint_eq(count(CID, sizeof(CID)), 4);
-    ck_assert_uint_eq(count("gp-system-2", sizeof("gp-system-2")), 0);
-    ck_assert_int_eq(use(CID, "live", NOW + 300, NOW + 70), ERR_CONFLICT);
-    ck_assert_int_eq(use(CID, "new-1", NOW + 200, NOW + 70), ERR_CONFLICT);
-    /* A forgotten jti would be accepted again, but only in an assertion that has expired. */
-    ck_assert_int_eq(use(CID, "old-1", NOW + 10, NOW + 70), ERR_AUTH);
-}
-END_TEST
-
-START_TEST(test_expired_assertion_is_not_recorded)
-{
-    ck_assert_int_eq(use(CID, "j-1", NOW, NOW + TOKEN_LEEWAY), ERR_AUTH);
-    ck_assert_uint_eq(count(CID, sizeof(CID)), 0);
-}
-END_TEST
-
-START_TEST(test_malformed_jti_use_is_refused)
-{
-    char big[ASSERTION_JTI_MAX + 2];
-
-    memset(big, 'x', sizeof(big) - 1);
-    big[sizeof(big) - 1] = '\0';
-    ck_assert_int_eq(use("", "j", NOW + 10, NOW), ERR_INVAL);
-    ck_assert_int_eq(use(CID, "", NOW + 10, NOW), ERR_INVAL);
-    ck_assert_int_eq(use(CID, big, NOW + 10, NOW), ERR_INVAL);
-}
-END_TEST
-
 Suite *
 assertion_suite(void)
 {
     Suite *s = suite_create("assertion");
     TCase *tc = tcase_create("verify");
-    TCase *tj = tcase_create("jti");
 
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, test_valid_assertion_is_accepted);
@@ -741,13 +594,5 @@ assertion_suite(void)
     tcase_add_test(tc, test_es384_assertion_is_accepted);
     suite_add_tcase(s, tc);
 
-    tcase_add_checked_fixture(tj, store_setup, store_teardown);
-    tcase_add_test(tj, test_jti_is_single_use);
-    tcase_add_test(tj, test_jti_is_remembered_across_a_reopen);
-    tcase_add_test(tj, test_jti_is_remembered_through_the_leeway);
-    tcase_add_test(tj, test_expired_jtis_are_forgotten);
-    tcase_add_test(tj, test_expired_assertion_is_not_recorded);
-    tcase_add_test(tj, test_malformed_jti_use_is_refused);
-    suite_add_tcase(s, tj);
     return s;
 }

@@ -12,13 +12,14 @@
 
 /* Every suite, one line each: adding a module's tests is adding its line here. */
 static Suite *(*const suites[])(void) = {
-    b64_suite,       hash_suite,      keys_suite,         sig_suite,           merkle_suite,
-    note_suite,      jstrict_suite,   jws_suite,          store_suite,         tlog_suite,
-    ckpt_suite,      sequencer_suite, config_suite,       policy_suite,        state_suite,
-    json_suite,      rebuild_suite,   assertion_suite,    pointers_suite,      nhs_suite,
-    patients_suite,  consent_suite,   fhir_consent_suite, consents_suite,      pkey_suite,
-    access_suite,    authz_suite,     audit_suite,        tiles_suite,         tls_suite,
-    tokenkeys_suite, token_suite,     trail_suite,        token_attacks_suite, ambiguity_suite,
+    b64_suite,       hash_suite,      keys_suite,      sig_suite,          merkle_suite,
+    note_suite,      jstrict_suite,   jws_suite,       store_suite,        tlog_suite,
+    ckpt_suite,      sequencer_suite, config_suite,    policy_suite,       state_suite,
+    json_suite,      rebuild_suite,   assertion_suite, jtis_suite,         pointers_suite,
+    nhs_suite,       patients_suite,  consent_suite,   fhir_consent_suite, consents_suite,
+    pkey_suite,      access_suite,    authz_suite,     audit_suite,        tiles_suite,
+    tls_suite,       tokenkeys_suite, token_suite,     trail_suite,        token_attacks_suite,
+    ambiguity_suite,
 };
 
 int

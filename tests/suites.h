@@ -33,6 +33,7 @@ Suite *nhs_suite(void);
 Suite *patients_suite(void);
 Suite *consent_suite(void);
 Suite *assertion_suite(void);
+Suite *jtis_suite(void);
 Suite *rebuild_suite(void);
 Suite *fhir_consent_suite(void);
 Suite *consents_suite(void);

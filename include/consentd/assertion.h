@@ -15,16 +15,10 @@
  * - "iat" and "nbf", when present, are not in the future (TOKEN_LEEWAY);
  * - "jti" is present: 1 to ASSERTION_JTI_MAX bytes without control characters.
  *
- * Single use: assertion_jti_use remembers a jti in the STORE_JTI side table (key: who ‖ 0x00 ‖
- * jti; value: the assertion's exp, 8 bytes big-endian) until the assertion can no longer be
- * accepted, so a replay is refused, also after a restart. STORE_JTI_BY_EXP indexes the same
- * jtis by expiry (key: exp (8, BE) ‖ who ‖ 0x00 ‖ jti; empty value), so forgetting expired ones
- * costs a bounded amount of work per use, however many are remembered. It runs in the sequencer's
- * write transaction, from a write's check, so uses are decided in log order and are durable before
- * a token is given out.
+ * Single use is jtis.h's: a verified assertion's jti is remembered in the sequencer's write, so
+ * a replay is refused, also after a restart.
  *
- * THREAD SAFETY: assertion_verify and assertion_subject are reentrant; assertion_jti_use runs
- * in the sequencer's write transaction only.
+ * THREAD SAFETY: every function is reentrant.
  */
 #ifndef ASSERTION_H
 #define ASSERTION_H
@@ -35,8 +29,6 @@
 #include "consentd/err.h"
 #include "consentd/keys.h"
 #include "consentd/pkey.h"
-#include "consentd/state.h"
-#include "consentd/store.h"
 #include "consentd/token.h"
 
 #define ASSERTION_MAX_AHEAD      300 /* "exp" at most this many seconds after now */
@@ -77,18 +69,5 @@ enum err assertion_verify(const char *jws, size_t len, const struct pkey *key, c
                           const char *issuer, const char *token_endpoint, int64_t now,
                           const char *what, struct assertion_claims *out,
                           char why[static ASSERTION_WHY_MAX]) ERR_WUR;
-
-/*
- * assertion_jti_use records that who (a client id, or ASSERTION_PATIENT_PREFIX ‖ NHS number)
- * used jti in an assertion that expires at exp, at the sequencer's time now. First it forgets
- * up to a bounded number of remembered jtis, of any issuer, that can no longer be accepted
- * (exp + TOKEN_LEEWAY <= now), oldest first, so the table stays bounded by the assertions still
- * alive. Returns ERR_OK; ERR_AUTH (why set) if the
- * assertion has expired by now; ERR_CONFLICT (why set) if who used jti already; ERR_INVAL (why
- * set) for an empty or too long who or jti; ERR_NOMEM or ERR_STORAGE. On any failure nothing
- * is recorded (the caller's nested transaction is aborted).
- */
-enum err assertion_jti_use(struct store_txn *t, const char *who, const char *jti, int64_t exp,
-                           int64_t now, char why[static STATE_WHY_MAX]) ERR_WUR;
 
 #endif

@@ -26,6 +26,14 @@ void hash_sha256_2(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen,
 /* hash_equal compares two hashes in constant time. */
 _Bool hash_equal(const uint8_t a[static HASH_BYTES], const uint8_t b[static HASH_BYTES]);
 
+/*
+ * hash_short is SipHash-2-4 of in[0..len) under a secret key (libsodium's crypto_shorthash):
+ * a 64-bit hash for in-memory tables, which an attacker who does not know the key cannot steer
+ * into collisions. Make the key with hash_random.
+ */
+#define HASH_SHORT_KEY_BYTES 16
+uint64_t hash_short(const uint8_t key[static HASH_SHORT_KEY_BYTES], const uint8_t *in, size_t len);
+
 /* hash_random fills buf with len random bytes from libsodium's CSPRNG. */
 void hash_random(uint8_t *buf, size_t len);
 

@@ -38,6 +38,8 @@
 #define HTTP_PROBLEM_BASE   "https://consentd.example/problems/"
 
 /* What every handler can reach. Immutable while serving; the token signer's keys rotate inside. */
+struct jtis;
+
 struct http_app {
     const struct config *cfg;
     struct store *store;
@@ -46,6 +48,7 @@ struct http_app {
     struct secret_check *admin;
     const struct ckpt_signer *signer;
     struct token_signer *tokens;
+    struct jtis *jtis;               /* the used assertion jtis: the sequencer's checks only */
     SSL_CTX *tls;                    /* from tls_context_new; NULL: plain HTTP */
     char log_key[NOTE_VKEY_MAX + 1]; /* the checkpoint verifier key */
 };

@@ -23,9 +23,9 @@
 
 /*
  * The tables. State tables are indexes into the log, derived from it by state_apply; the
- * "side" tables (STORE_ENROL, STORE_JTI, STORE_JTI_BY_EXP, STORE_REVOKED) hold short-lived secrets'
- * hashes or ids that must never be in the log, are written only by the sequencer, and are not
- * rebuilt by a replay.
+ * "side" tables (STORE_ENROL, STORE_JTI, STORE_REVOKED) hold short-lived secrets' hashes or ids
+ * that must never be in the log, are written only by the sequencer, and are not rebuilt by a
+ * replay.
  */
 enum store_table {
     STORE_ENTRIES,  /* log index (8 bytes, big-endian) → entry bytes */
@@ -44,9 +44,8 @@ enum store_table {
     STORE_ACCESS_BY_NHS, /* NHS number ‖ '/' ‖ log index (8, BE) → empty: a person's accesses */
     STORE_REVOKED,       /* access token jti → its exp (8, BE): revoked early (side table) */
     STORE_ENROL,         /* SHA-256 of an enrolment code → struct patients_code (side table) */
-    STORE_JTI,           /* client id ‖ 0x00 ‖ jti → expiry (8 bytes BE) (side table) */
-    STORE_JTI_BY_EXP,    /* expiry (8, BE) ‖ client id ‖ 0x00 ‖ jti → empty (side table) */
-    STORE_TOKEN_KEYS,    /* token key id → public key ‖ retired at (see tokenkeys.h) */
+    STORE_JTI, /* sequence number (8, BE) → exp (8, BE) ‖ who ‖ 0x00 ‖ jti (side table; jtis.h) */
+    STORE_TOKEN_KEYS, /* token key id → public key ‖ retired at (see tokenkeys.h) */
     STORE_TRAIL, /* NHS number ‖ '/' ‖ log index (8, BE) → empty: every entry about a person */
     STORE_NTABLES
 };
