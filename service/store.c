@@ -31,6 +31,8 @@ struct store {
     MDB_env *env;
     MDB_dbi dbi[STORE_NTABLES];
     bool no_space; /* the last write transaction failed for lack of space (see store.h) */
+    /* The writer's: the data file is allocated up to here (store_reserve). */
+    uint64_t reserved_to;
 };
 
 struct store_txn {
@@ -269,8 +271,26 @@ store_reserve(struct store *s, uint64_t bytes)
         return ERR_OK;
     if (bytes > info.me_mapsize - (uint64_t)st.st_size)
         bytes = info.me_mapsize - (uint64_t)st.st_size;
-    if (fallocate(fd, FALLOC_FL_KEEP_SIZE, st.st_size, (off_t)bytes) == 0 || errno == EOPNOTSUPP)
+    /*
+     * Allocating costs a system call and an extent walk per commit, so twice what is asked for
+     * is allocated at a time, and nothing while that still covers bytes past the end. Blocks
+     * allocated past the end stay allocated: LMDB never truncates the file.
+     */
+    if ((uint64_t)st.st_size + bytes <= s->reserved_to)
         return ERR_OK;
+    if (bytes <= (info.me_mapsize - (uint64_t)st.st_size) / 2 &&
+        fallocate(fd, FALLOC_FL_KEEP_SIZE, st.st_size, (off_t)(2 * bytes)) == 0) {
+        s->reserved_to = (uint64_t)st.st_size + 2 * bytes;
+        return ERR_OK;
+    }
+    if (fallocate(fd, FALLOC_FL_KEEP_SIZE, st.st_size, (off_t)bytes) == 0) {
+        s->reserved_to = (uint64_t)st.st_size + bytes;
+        return ERR_OK;
+    }
+    if (errno == EOPNOTSUPP) {
+        s->reserved_to = UINT64_MAX; /* this file system cannot: do not ask again */
+        return ERR_OK;
+    }
     if (errno == ENOSPC || errno == EDQUOT || errno == EFBIG) {
         s->no_space = true;
         return ERR_UNAVAIL;

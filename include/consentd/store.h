@@ -93,7 +93,8 @@ enum err store_commit(struct store_txn *t) ERR_WUR;
  * store_reserve makes sure the file system has bytes allocated past the end of the data file
  * (never past the map, and without changing the file's size), so that the next commit's new
  * pages cannot find the disk full halfway through: LMDB reports a write cut short as EIO, which
- * is indistinguishable from a failing disk. ERR_OK (also when the file system cannot
+ * is indistinguishable from a failing disk (twice bytes are allocated at a time, so most calls
+ * only look at the file's size). ERR_OK (also when the file system cannot
  * preallocate), ERR_UNAVAIL when there is no space (store_out_of_space is then true), or
  * ERR_STORAGE (logged).
  */
