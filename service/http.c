@@ -1229,6 +1229,7 @@ http_worker_run(void *arg)
      * in flight after the drain timeout will be answered into this thread's queue.
      */
     store_thread_end(w->app->store);
+    token_thread_end();
     /* Connections still open after the drain are left to the exit; forget their records. */
     while (!h2o_linklist_is_empty(&w->conns)) {
         struct http_conn *hc = H2O_STRUCT_FROM_MEMBER(struct http_conn, link, w->conns.next);

@@ -252,6 +252,57 @@ START_TEST(test_kid_is_only_a_lookup_key)
 }
 END_TEST
 
+START_TEST(test_access_check_remembers_only_what_verified)
+{
+    const char *why = NULL;
+    char *a = mint_access(NOW), *b, *t1, *t2;
+    cJSON *c1 = NULL, *c2 = NULL;
+    size_t i, n = strlen(a);
+
+    ck_assert_int_eq(token_check_access(&signer, a, n, NOW + 1, &c1, &why), ERR_OK);
+    ck_assert_int_eq(token_check_access(&signer, a, n, NOW + 2, &c2, &why), ERR_OK);
+    /* The second answer, its signature remembered, is the caller's own and equal to the first. */
+    ck_assert_ptr_ne(c1, c2);
+    t1 = cJSON_PrintUnformatted(c1);
+    t2 = cJSON_PrintUnformatted(c2);
+    ck_assert_str_eq(t1, t2);
+    cJSON_Delete(c1);
+    cJSON_Delete(c2);
+    free(t1);
+    free(t2);
+    /* Changed bytes are another token, verified from scratch, also after the good one. */
+    b = strdup(a);
+    for (i = 0; i < n; i++) {
+        b[i] = b[i] == 'A' ? 'B' : 'A';
+        ck_assert_msg(check_access(b, NOW + 3, &why) == ERR_AUTH, "byte %zu changed", i);
+        b[i] = a[i];
+        ck_assert_int_eq(check_access(b, NOW + 3, &why), ERR_OK);
+    }
+    /* Remembered or not, the times are checked on every call. */
+    ck_assert_int_eq(check_access(a, NOW + 300 + TOKEN_LEEWAY, &why), ERR_AUTH);
+    ck_assert_str_eq(why, "the access token has expired; ask for a new one");
+    ck_assert_int_eq(check_access(a, NOW - TOKEN_LEEWAY - 1, &why), ERR_AUTH);
+    ck_assert_str_eq(why, "the access token was issued in the future; check the clocks");
+    /* A signer with other keys, at the same address, does not take the thread's word for it. */
+    token_signer_clear(&signer);
+    ck_assert_int_eq(token_signer_init(&signer, tu_key(0x21), ISSUER), ERR_OK);
+    ck_assert_int_eq(check_access(a, NOW + 3, &why), ERR_AUTH);
+    token_signer_clear(&signer);
+    ck_assert_int_eq(token_signer_init(&signer, tu_key(0x20), ISSUER "/other"), ERR_OK);
+    ck_assert_int_eq(check_access(a, NOW + 3, &why), ERR_AUTH);
+    token_signer_clear(&signer);
+    ck_assert_int_eq(token_signer_init(&signer, tu_key(0x20), ISSUER), ERR_OK);
+    ck_assert_int_eq(check_access(a, NOW + 3, &why), ERR_OK);
+    /* What a thread remembers is freed when it ends, and remade when it checks again. */
+    token_thread_end();
+    token_thread_end();
+    ck_assert_int_eq(check_access(a, NOW + 4, &why), ERR_OK);
+    token_thread_end();
+    free(b);
+    free(a);
+}
+END_TEST
+
 Suite *
 token_suite(void)
 {
@@ -265,6 +316,7 @@ token_suite(void)
     tcase_add_test(tc, test_second_rotation_drops_the_first_key);
     tcase_add_test(tc, test_set_retired_at_start);
     tcase_add_test(tc, test_kid_is_only_a_lookup_key);
+    tcase_add_test(tc, test_access_check_remembers_only_what_verified);
     suite_add_tcase(su, tc);
     return su;
 }
