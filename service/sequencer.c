@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -491,6 +492,7 @@ seq_thread(void *arg)
     struct seq_write *batch, *last;
     unsigned n;
 
+    prctl(PR_SET_NAME, "consentd-seq", 0, 0, 0); /* for top -H, perf and make bench */
     for (;;) {
         pthread_mutex_lock(&q->lock);
         while (q->head == NULL && !q->stopping)

@@ -40,6 +40,12 @@ stop() { # stop: SIGTERM the server started last and wait for it
 }
 peak() { awk '/^VmHWM:/ {printf "%.0f MiB", $2 / 1024}' "/proc/$1/status"; } # peak PID
 cpu() { awk '{print $14 + $15}' "/proc/$1/stat"; } # cpu PID: user + system time, in ticks
+threads() { # threads PID: "name ticks" a line for each thread (consentd names its threads)
+    local t
+    for t in /proc/"$1"/task/*; do
+        printf '%s %s\n' "$(cat "$t/comm")" "$(awk '{print $14 + $15}' "$t/stat")"
+    done 2>/dev/null
+}
 serve
 
 report() { # report NAME WRK_OUTPUT: a table row; errors are non-2xx answers and socket errors
@@ -115,11 +121,15 @@ token_run() {
     rm -f "$tmp/pool.1" "$tmp/pool.2"
     # A 10 s timeout (wrk's default is 2 s), so that slow answers count in the latencies
     # instead of being dropped as socket errors.
-    local cpu0
+    local cpu0 TIMEFORMAT='load cpu: %U %S'
     cpu0=$(cpu "$pid")
-    ASSERTIONS=$tmp/pool TOKENS_OUT=${5:-} wrk -t1 -c"$CONNS" -d"${SECS}s" --timeout 10s \
-        --latency -s tests/bench/token.lua "$ISS" >"$4"
+    threads "$pid" >"$tmp/threads.0"
+    { time ASSERTIONS=$tmp/pool TOKENS_OUT=${5:-} wrk -t1 -c"$CONNS" -d"${SECS}s" --timeout 10s \
+        --latency -s tests/bench/token.lua "$ISS" >"$4"; } 2>"$tmp/load.cpu"
     echo "server cpu ticks: $(($(cpu "$pid") - cpu0)) of $(getconf CLK_TCK)/s" >>"$4"
+    threads "$pid" | awk 'NR == FNR {t0[$1] = $2; next} $1 in t0 && $2 > t0[$1] {
+        printf "thread cpu ticks: %s %d\n", $1, $2 - t0[$1]}' "$tmp/threads.0" - >>"$4"
+    grep '^load cpu:' "$tmp/load.cpu" >>"$4"
     rm -f "$tmp/pool"
     report "$1" "$4"
     sed -n 's/^statuses: /  statuses: /p; s/^assertions: /  assertions: /p
@@ -181,6 +191,17 @@ row "consentd --threads 1" "$tmp/token1.txt" "$mem_tokens1"
 row "oidc-provider $op_version (node $(node --version))" "$tmp/op.txt" "$mem_op"
 awk -v c="$(rate "$tmp/token.txt")" -v c1="$(rate "$tmp/token1.txt")" -v o="$(rate "$tmp/op.txt")" \
     'BEGIN { if (o > 0) printf "tokens/s, consentd / oidc-provider: %.2f (consentd --threads 1: %.2f)\n", c / o, c1 / o }'
+# Where consentd's CPU went, by thread, and what the load generator itself used.
+for f in token token1; do
+    awk -v hz="$(getconf CLK_TCK)" -v run="$([ $f = token ] && echo consentd || echo 'consentd --threads 1')" '
+        /^statuses:/ {for (i = 2; i <= NF; i++) {split($i, kv, "="); if (kv[1] == 200) ok += kv[2]}}
+        /^thread cpu ticks:/ {name[++n] = $4; ticks[n] = $5}
+        /^load cpu:/ {load = $3 + $4} /^Requests\/sec:/ {rps = $2} / requests in / {req = $1}
+        END {if (ok == 0) exit; line = "";
+            for (i = 1; i <= n; i++) line = line sprintf("%s %.0f, ", name[i], 1e6 * ticks[i] / hz / ok);
+            printf "%s, CPU µs/token by thread: %swrk (the load) %.0f µs/request\n", run, line, 1e6 * load / req}' \
+        "$tmp/$f.txt"
+done
 echo "CPU µs/token: the server's user + system time over the run, per 200 answer (less disturbed"
 echo "  by other load than the rates). VmHWM: peak resident memory, with the LMDB pages mapped and"
 echo "  touched; consentd's covers the token and introspection runs; the first server's (log runs,"
