@@ -19,7 +19,7 @@ static Suite *(*const suites[])(void) = {
     nhs_suite,       patients_suite,  consent_suite,   fhir_consent_suite, consents_suite,
     pkey_suite,      access_suite,    authz_suite,     audit_suite,        tiles_suite,
     tls_suite,       tokenkeys_suite, token_suite,     trail_suite,        token_attacks_suite,
-    ambiguity_suite,
+    ambiguity_suite, ecache_suite,
 };
 
 int

@@ -47,5 +47,6 @@ Suite *token_suite(void);
 Suite *trail_suite(void);
 Suite *token_attacks_suite(void);
 Suite *ambiguity_suite(void);
+Suite *ecache_suite(void);
 
 #endif

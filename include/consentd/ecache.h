@@ -1,0 +1,65 @@
+/*
+ * ecache: small caches of what was parsed from log entries, keyed by log index, so that a
+ * reader that parses the same entry on every request (a client's JWK, a grant's JWS) parses it
+ * once. A committed entry never changes, but an index is not tied to one entry for ever: in the
+ * sequencer's batch an entry appended in a nested transaction can be rolled back (the nested
+ * transaction aborted, or the whole batch refused for lack of space), and the same index then
+ * holds another entry. So every hit is confirmed against the entry's leaf hash, which
+ * tlog_append stores in the same transaction as the entry: the same leaf hash means the same
+ * bytes, and the same bytes parse the same. A hit costs one store read instead of a parse.
+ *
+ * A cache is direct-mapped: entry index lives in slot index % n of an array of n slots (a power
+ * of two, at most ECACHE_MAX_SLOTS). The caller keeps the values in an array of its own beside
+ * the slots, value i belonging to slot i, and puts there only what it parsed from the entry's
+ * bytes: state read from other tables changes and is read on every call. A parse that failed is
+ * never kept.
+ *
+ * THREAD SAFETY: none inside; a cache belongs to one thread. Callers keep their slots and values
+ * in thread-local storage (__thread, as store.c keeps its read transaction), so the sequencer
+ * and each HTTP worker have their own caches and no lock is taken.
+ */
+#ifndef ECACHE_H
+#define ECACHE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "consentd/err.h"
+#include "consentd/hash.h"
+#include "consentd/store.h"
+
+#define ECACHE_MAX_SLOTS 256 /* slots of one cache */
+
+/* One slot: which entry the value beside it was parsed from, if full. */
+struct ecache_slot {
+    uint64_t index;
+    uint8_t leaf[HASH_BYTES];
+    bool full;
+};
+
+/* What ecache_find found: the slot of the entry, and the entry's leaf hash for ecache_keep. */
+struct ecache_ref {
+    size_t slot;
+    uint64_t index;
+    uint8_t leaf[HASH_BYTES];
+};
+
+/*
+ * ecache_find looks entry index up in slots[0..n): it reads the entry's leaf hash from t and
+ * sets *hit if slot ref->slot holds the parse of that very entry, which the caller then reads
+ * from its value ref->slot. On a miss the slot is emptied: the caller parses the entry into its
+ * value ref->slot and, if the parse succeeded, calls ecache_keep. Returns ERR_OK, or
+ * ERR_STORAGE (logged by tlog) if the entry has no leaf hash; *hit is false on failure.
+ */
+enum err ecache_find(struct store_txn *t, struct ecache_slot *slots, size_t n, uint64_t index,
+                     struct ecache_ref *ref, bool *hit) ERR_WUR;
+
+/*
+ * ecache_keep records that the value of slot ref->slot now holds the parse of the entry
+ * ecache_find missed. Call it only after a parse that succeeded, before the next ecache_find on
+ * these slots.
+ */
+void ecache_keep(struct ecache_slot *slots, const struct ecache_ref *ref);
+
+#endif
