@@ -7,6 +7,7 @@
 
 #include "consentd/b64.h"
 #include "consentd/clients.h"
+#include "consentd/ecache.h"
 #include "consentd/jstrict.h"
 #include "consentd/policy.h"
 #include "consentd/tlog.h"
@@ -156,24 +157,22 @@ clients_apply(struct store_txn *t, uint64_t index, const char *type, const cJSON
     return store_put_pair(t, STORE_CLIENTS, id->valuestring, index, 0);
 }
 
-enum err
-clients_get(struct store_txn *t, const char *id, struct clients_client *out)
+/*
+ * clients_parse reads what client entry index says (org, pk, jwk, roles) into out, the rest of
+ * it zeroed. ERR_STORAGE if the entry is missing or is not a valid client entry; ERR_NOMEM.
+ */
+static enum err
+clients_parse(struct store_txn *t, uint64_t index, struct clients_client *out)
 {
     const uint8_t *bytes;
     const cJSON *org;
     cJSON *e = NULL;
     char kwhy[PKEY_WHY_MAX];
-    uint64_t ci, ri;
     size_t len;
     enum err rc;
 
     memset(out, 0, sizeof(*out));
-    if (!clients_id_valid(id))
-        return ERR_NOTFOUND;
-    rc = store_get_pair(t, STORE_CLIENTS, id, &ci, &ri);
-    if (rc != ERR_OK)
-        return rc;
-    rc = tlog_entry(t, ci, &bytes, &len);
+    rc = tlog_entry(t, index, &bytes, &len);
     if (rc != ERR_OK)
         return rc == ERR_NOTFOUND ? ERR_STORAGE : rc;
     if (jstrict_parse((const char *)bytes, len, &e, NULL) != ERR_OK)
@@ -188,17 +187,51 @@ clients_get(struct store_txn *t, const char *id, struct clients_client *out)
     if (!cJSON_IsString(org) || strlen(org->valuestring) > CLIENTS_ODS_MAX ||
         !clients_roles(cJSON_GetObjectItemCaseSensitive(e, "roles"), &out->roles))
         goto out;
-    snprintf(out->client_id, sizeof(out->client_id), "%s", id);
     snprintf(out->org, sizeof(out->org), "%s", org->valuestring);
-    out->index = ci;
-    out->retire_index = ri;
-    out->retired = ri != 0;
     rc = ERR_OK;
 out:
     cJSON_Delete(e);
     if (rc != ERR_OK)
         memset(out, 0, sizeof(*out));
     return rc;
+}
+
+/*
+ * This thread's parsed client entries (ecache.h): a token request reads its client's entry in
+ * the HTTP thread and again in the sequencer, and parsing the JWK each time showed in profiles.
+ */
+#define CLIENTS_CACHE 64
+static __thread struct ecache_slot clients_slots[CLIENTS_CACHE];
+static __thread struct clients_client clients_parsed[CLIENTS_CACHE];
+
+enum err
+clients_get(struct store_txn *t, const char *id, struct clients_client *out)
+{
+    struct ecache_ref ref;
+    uint64_t ci, ri;
+    bool hit;
+    enum err rc;
+
+    memset(out, 0, sizeof(*out));
+    if (!clients_id_valid(id))
+        return ERR_NOTFOUND;
+    rc = store_get_pair(t, STORE_CLIENTS, id, &ci, &ri);
+    if (rc != ERR_OK)
+        return rc;
+    rc = ecache_find(t, clients_slots, CLIENTS_CACHE, ci, &ref, &hit);
+    if (rc == ERR_OK && !hit) {
+        rc = clients_parse(t, ci, &clients_parsed[ref.slot]);
+        if (rc == ERR_OK)
+            ecache_keep(clients_slots, &ref);
+    }
+    if (rc != ERR_OK)
+        return rc;
+    *out = clients_parsed[ref.slot];
+    snprintf(out->client_id, sizeof(out->client_id), "%s", id);
+    out->index = ci;
+    out->retire_index = ri;
+    out->retired = ri != 0;
+    return ERR_OK;
 }
 
 enum err

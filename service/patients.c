@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "consentd/b64.h"
+#include "consentd/ecache.h"
 #include "consentd/jstrict.h"
 #include "consentd/jws.h"
 #include "consentd/patients.h"
@@ -302,14 +303,48 @@ patients_apply(struct store_txn *t, uint64_t index, const char *type, const cJSO
     return ERR_INVAL;
 }
 
-enum err
-patients_get(struct store_txn *t, const char *nhs, struct patients_patient *out)
+/*
+ * patients_key_parse reads the key set by entry index (pk and kid) into out, the rest of it
+ * zeroed. ERR_STORAGE if the entry is missing or holds no valid key.
+ */
+static enum err
+patients_key_parse(struct store_txn *t, uint64_t index, struct patients_patient *out)
 {
     char why[STATE_WHY_MAX];
     const uint8_t *bytes;
     cJSON *e = NULL;
-    uint64_t ei, ki;
     size_t len;
+    enum err rc;
+
+    memset(out, 0, sizeof(*out));
+    rc = tlog_entry(t, index, &bytes, &len);
+    if (rc != ERR_OK)
+        return rc == ERR_NOTFOUND ? ERR_STORAGE : rc;
+    rc = ERR_STORAGE;
+    if (jstrict_parse((const char *)bytes, len, &e, NULL) != ERR_OK)
+        goto out;
+    if (patients_jwk_key(cJSON_GetObjectItemCaseSensitive(e, "jwk"), out->pk, why) != ERR_OK)
+        goto out;
+    keys_kid(out->pk, out->kid);
+    rc = ERR_OK;
+out:
+    cJSON_Delete(e);
+    if (rc != ERR_OK)
+        memset(out, 0, sizeof(*out));
+    return rc;
+}
+
+/* This thread's parsed key entries (ecache.h): every patient-signed write and token reads one. */
+#define PATIENTS_CACHE 256
+static __thread struct ecache_slot patients_slots[PATIENTS_CACHE];
+static __thread struct patients_patient patients_parsed[PATIENTS_CACHE];
+
+enum err
+patients_get(struct store_txn *t, const char *nhs, struct patients_patient *out)
+{
+    struct ecache_ref ref;
+    uint64_t ei, ki;
+    bool hit;
     enum err rc;
 
     memset(out, 0, sizeof(*out));
@@ -318,24 +353,19 @@ patients_get(struct store_txn *t, const char *nhs, struct patients_patient *out)
     rc = store_get_pair(t, STORE_PATIENTS, nhs, &ei, &ki);
     if (rc != ERR_OK)
         return rc;
-    rc = tlog_entry(t, ki, &bytes, &len);
+    rc = ecache_find(t, patients_slots, PATIENTS_CACHE, ki, &ref, &hit);
+    if (rc == ERR_OK && !hit) {
+        rc = patients_key_parse(t, ki, &patients_parsed[ref.slot]);
+        if (rc == ERR_OK)
+            ecache_keep(patients_slots, &ref);
+    }
     if (rc != ERR_OK)
-        return rc == ERR_NOTFOUND ? ERR_STORAGE : rc;
-    rc = ERR_STORAGE;
-    if (jstrict_parse((const char *)bytes, len, &e, NULL) != ERR_OK)
-        goto out;
-    if (patients_jwk_key(cJSON_GetObjectItemCaseSensitive(e, "jwk"), out->pk, why) != ERR_OK)
-        goto out;
+        return rc;
+    *out = patients_parsed[ref.slot];
     memcpy(out->nhs, nhs, NHS_LEN + 1);
-    keys_kid(out->pk, out->kid);
     out->enrol_index = ei;
     out->key_index = ki;
-    rc = ERR_OK;
-out:
-    cJSON_Delete(e);
-    if (rc != ERR_OK)
-        memset(out, 0, sizeof(*out));
-    return rc;
+    return ERR_OK;
 }
 
 enum err

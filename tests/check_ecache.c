@@ -1,7 +1,9 @@
 /*
- * check_ecache: the parsed-entry caches: a kept parse is found again; an index whose entry was
- * rolled back and then reused by another entry is a miss; slots that collide evict each other;
- * a miss not kept stays a miss.
+ * check_ecache: the parsed-entry caches, directly and through the readers that use them
+ * (clients_get, patients_get): a hit gives what a fresh parse gives; an index whose entry was
+ * rolled back and then reused by another entry is parsed again; slots that collide evict each
+ * other; a failed parse is never kept. Entries are applied as the sequencer applies them, in
+ * nested transactions where a test rolls one back.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,18 +11,25 @@
 
 #include <check.h>
 
+#include "consentd/b64.h"
+#include "consentd/clients.h"
 #include "consentd/ecache.h"
+#include "consentd/patients.h"
+#include "consentd/policy.h"
 #include "consentd/tlog.h"
 #include "suites.h"
 #include "testutil.h"
 
 #define MAP   (64u * 1024 * 1024)
+#define NHS_A "9434765919"
+#define T0    "2026-11-23T12:00:00Z"
 #define SLOTS 4 /* the test's own cache */
 
 static char dir[TU_DIR_MAX];
 static struct store *s;
 static struct store_txn *t;
 static struct merkle_range range;
+static char why[STATE_WHY_MAX];
 static struct ecache_slot slots[SLOTS];
 
 static void
@@ -61,6 +70,19 @@ raw(const char *entry)
     return index;
 }
 
+/* append applies entry as the sequencer does and appends it; returns its index. */
+static uint64_t
+append(const char *entry)
+{
+    uint64_t index = range.size;
+
+    why[0] = '\0';
+    ck_assert_msg(state_apply(t, index, (const uint8_t *)entry, strlen(entry), why) == ERR_OK,
+                  "%s: %s", entry, why);
+    raw(entry);
+    return index;
+}
+
 /*
  * The sequencer's rollback: nest starts a nested transaction in t, and rollback aborts it and
  * restores the range, so the next entry takes the same index again.
@@ -83,6 +105,64 @@ rollback(void)
     t = parent;
     parent = NULL;
     range = saved;
+}
+
+static void
+org(const char *ods, const char *type)
+{
+    char e[512];
+
+    snprintf(e, sizeof(e),
+             "{\"v\":1,\"type\":\"org\",\"time\":\"" T0 "\",\"ods\":\"%s\",\"name\":\"Org\","
+             "\"org_type\":\"%s\"}",
+             ods, type);
+    append(e);
+}
+
+static void
+jwk_x(const struct keys_pair *k, char x[static 64])
+{
+    uint8_t pk[KEYS_PUBLIC_BYTES];
+
+    keys_public(k, pk);
+    ck_assert_int_eq(b64_encode(pk, sizeof(pk), B64_URL, x, 64), ERR_OK);
+}
+
+/* client registers id of org with key seed and roles (a JSON array); returns its index. */
+static uint64_t
+client(const char *id, const char *org_ods, unsigned char seed, const char *roles)
+{
+    struct keys_pair *k = tu_key(seed);
+    char e[512], x[64];
+
+    jwk_x(k, x);
+    keys_free(k);
+    snprintf(e, sizeof(e),
+             "{\"v\":1,\"type\":\"client\",\"time\":\"" T0 "\",\"client_id\":\"%s\","
+             "\"org\":\"%s\",\"jwk\":{\"kty\":\"OKP\",\"crv\":\"Ed25519\",\"x\":\"%s\"},"
+             "\"roles\":%s}",
+             id, org_ods, x, roles);
+    return append(e);
+}
+
+/* enrol enrols NHS_A with key seed, by by. */
+static void
+enrol(unsigned char seed, const char *by)
+{
+    uint8_t pk[KEYS_PUBLIC_BYTES];
+    struct keys_pair *k = tu_key(seed);
+    char e[512], x[64], kid[KEYS_KID_LEN + 1];
+
+    keys_public(k, pk);
+    keys_kid(pk, kid);
+    jwk_x(k, x);
+    keys_free(k);
+    snprintf(e, sizeof(e),
+             "{\"v\":1,\"type\":\"patient.enrol\",\"time\":\"" T0 "\",\"nhs\":\"" NHS_A "\","
+             "\"jwk\":{\"kty\":\"OKP\",\"crv\":\"Ed25519\",\"x\":\"%s\"},\"kid\":\"%s\","
+             "\"by\":\"%s\"}",
+             x, kid, by);
+    append(e);
 }
 
 /* --- the cache itself --- */
@@ -186,6 +266,86 @@ START_TEST(test_an_index_past_the_end_is_a_storage_error)
 }
 END_TEST
 
+/* --- through the readers --- */
+
+START_TEST(test_clients_get_hit_is_a_fresh_parse_with_current_state)
+{
+    struct clients_client first, hit;
+    uint64_t i;
+
+    org("RX1", "hospital");
+    i = client("rx-req", "RX1", 7, "[\"requester\",\"custodian\"]");
+    ck_assert_int_eq(clients_get(t, "rx-req", &first), ERR_OK);
+    ck_assert_str_eq(first.org, "RX1");
+    ck_assert_uint_eq(first.index, i);
+    ck_assert_uint_eq(first.roles, policy_role_bit("requester") | policy_role_bit("custodian"));
+    ck_assert_int_eq(clients_get(t, "rx-req", &hit), ERR_OK);
+    ck_assert_mem_eq(&hit, &first, sizeof(hit));
+    /* The retirement is state, not the entry: a client kept in the cache is seen retired. */
+    append("{\"v\":1,\"type\":\"client.retire\",\"time\":\"" T0 "\",\"client_id\":\"rx-req\","
+           "\"reason\":\"replaced\"}");
+    ck_assert_int_eq(clients_get(t, "rx-req", &hit), ERR_OK);
+    ck_assert(hit.retired);
+    ck_assert_uint_eq(hit.retire_index, i + 1);
+    ck_assert_mem_eq(hit.pk, first.pk, sizeof(hit.pk));
+    ck_assert_str_eq(hit.jwk, first.jwk);
+}
+END_TEST
+
+START_TEST(test_clients_get_reads_the_entry_that_replaced_a_rolled_back_one)
+{
+    struct clients_client a, b;
+    uint64_t i, j;
+
+    org("RX1", "hospital");
+    org("RX2", "hospital");
+    nest();
+    i = client("c1", "RX1", 7, "[\"requester\"]");
+    ck_assert_int_eq(clients_get(t, "c1", &a), ERR_OK);
+    ck_assert_int_eq(clients_get(t, "c1", &a), ERR_OK);
+    rollback();
+    j = client("c1", "RX2", 8, "[\"custodian\"]");
+    ck_assert_uint_eq(j, i);
+    ck_assert_int_eq(clients_get(t, "c1", &b), ERR_OK);
+    ck_assert_str_eq(b.org, "RX2");
+    ck_assert_uint_eq(b.roles, policy_role_bit("custodian"));
+    ck_assert(memcmp(b.pk, a.pk, sizeof(b.pk)) != 0);
+    ck_assert_str_ne(b.jwk, a.jwk);
+}
+END_TEST
+
+START_TEST(test_clients_get_does_not_keep_a_failed_parse)
+{
+    struct clients_client cl;
+
+    org("RX1", "hospital");
+    /* A damaged store: the client's record points at the org entry. */
+    ck_assert_int_eq(store_put_pair(t, STORE_CLIENTS, "bad", 0, 0), ERR_OK);
+    ck_assert_int_eq(clients_get(t, "bad", &cl), ERR_STORAGE);
+    ck_assert_int_eq(clients_get(t, "bad", &cl), ERR_STORAGE);
+    ck_assert_str_eq(cl.org, "");
+}
+END_TEST
+
+START_TEST(test_patients_get_reads_the_entry_that_replaced_a_rolled_back_one)
+{
+    struct patients_patient a, again, b;
+
+    org("A81001", "gp-practice");
+    nest();
+    enrol(1, "admin");
+    ck_assert_int_eq(patients_get(t, NHS_A, &a), ERR_OK);
+    ck_assert_int_eq(patients_get(t, NHS_A, &again), ERR_OK);
+    ck_assert_mem_eq(&again, &a, sizeof(a));
+    rollback();
+    enrol(2, "admin");
+    ck_assert_int_eq(patients_get(t, NHS_A, &b), ERR_OK);
+    ck_assert_uint_eq(b.key_index, a.key_index);
+    ck_assert(memcmp(b.pk, a.pk, sizeof(b.pk)) != 0);
+    ck_assert_str_ne(b.kid, a.kid);
+}
+END_TEST
+
 Suite *
 ecache_suite(void)
 {
@@ -198,6 +358,13 @@ ecache_suite(void)
     tcase_add_test(tc, test_colliding_indexes_evict_each_other);
     tcase_add_test(tc, test_a_miss_not_kept_stays_a_miss);
     tcase_add_test(tc, test_an_index_past_the_end_is_a_storage_error);
+    suite_add_tcase(su, tc);
+    tc = tcase_create("readers");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, test_clients_get_hit_is_a_fresh_parse_with_current_state);
+    tcase_add_test(tc, test_clients_get_reads_the_entry_that_replaced_a_rolled_back_one);
+    tcase_add_test(tc, test_clients_get_does_not_keep_a_failed_parse);
+    tcase_add_test(tc, test_patients_get_reads_the_entry_that_replaced_a_rolled_back_one);
     suite_add_tcase(su, tc);
     return su;
 }
