@@ -14,6 +14,7 @@
 #include "consentd/b64.h"
 #include "consentd/clients.h"
 #include "consentd/consents.h"
+#include "consentd/ecache.h"
 #include "consentd/hash.h"
 #include "consentd/jstrict.h"
 #include "consentd/jws.h"
@@ -1392,51 +1393,97 @@ consents_apply(struct store_txn *t, uint64_t index, const char *type, const cJSO
 
 /* --- reading --- */
 
-enum err
-consents_get(struct store_txn *t, const char *jti, struct consents_record *out)
+/*
+ * consents_parse reads what consent entry index says (recorded, source, g, by) into rec, the
+ * rest of it zeroed. ERR_STORAGE if the entry is missing or not a valid grant; ERR_NOMEM.
+ */
+static enum err
+consents_parse(struct store_txn *t, uint64_t index, struct consents_record *rec)
 {
-    char why[STATE_WHY_MAX], sub[NHS_LEN + 1];
+    char why[STATE_WHY_MAX];
     enum consents_refusal code;
     const char *jws, *by;
     cJSON *e = NULL;
     enum err rc;
 
-    memset(out, 0, sizeof(*out));
-    if (jti == NULL || !consents_jti_valid(jti))
-        return ERR_NOTFOUND;
-    rc = consents_grant_rec(t, jti, &out->index, &out->revoke_index, &out->revoked_at, sub);
-    if (rc != ERR_OK)
-        goto out;
-    out->revoked = out->revoke_index != 0;
-    rc = consents_entry(t, out->index, &e);
+    memset(rec, 0, sizeof(*rec));
+    rc = consents_entry(t, index, &e);
     if (rc != ERR_OK)
         goto out;
     rc = ERR_STORAGE;
     jws = consents_str(e, "jws");
     by = consents_str(e, "by");
-    if (consents_entry_time(e, &out->recorded) != ERR_OK)
+    if (consents_entry_time(e, &rec->recorded) != ERR_OK)
         goto out;
     if (jws != NULL) {
-        out->source = CONSENTS_SOURCE_SIGNED;
-        if (consents_grant_parse(jws, strlen(jws), &out->g, &code, why) != ERR_OK)
+        rec->source = CONSENTS_SOURCE_SIGNED;
+        if (consents_grant_parse(jws, strlen(jws), &rec->g, &code, why) != ERR_OK)
             goto out;
     } else {
         /* A paper grant: its shape was checked when it was applied. */
-        out->source = CONSENTS_SOURCE_PAPER;
+        rec->source = CONSENTS_SOURCE_PAPER;
         if (by == NULL || strlen(by) > CONSENTS_BY_MAX ||
-            consents_grant_payload(cJSON_GetObjectItemCaseSensitive(e, "paper"), true, &out->g,
+            consents_grant_payload(cJSON_GetObjectItemCaseSensitive(e, "paper"), true, &rec->g,
                                    &code, why) != ERR_OK)
             goto out;
-        memcpy(out->by, by, strlen(by) + 1);
+        memcpy(rec->by, by, strlen(by) + 1);
     }
-    if (strcmp(out->g.sub, sub) != 0 || strcmp(out->g.jti, jti) != 0)
-        goto out;
     rc = ERR_OK;
 out:
     cJSON_Delete(e);
     if (rc != ERR_OK)
-        memset(out, 0, sizeof(*out));
+        memset(rec, 0, sizeof(*rec));
     return rc;
+}
+
+/*
+ * This thread's parsed consent, organisation and enrolment entries (ecache.h): every consent
+ * decision reads each of the person's grants, the organisation and the person's enrolment, and
+ * decoding and parsing them each time was most of a token's cost in the sequencer.
+ */
+#define CONSENTS_CACHE 128
+static __thread struct ecache_slot consents_slots[CONSENTS_CACHE];
+static __thread struct consents_record consents_parsed[CONSENTS_CACHE];
+#define CONSENTS_ORG_CACHE 256
+static __thread struct ecache_slot consents_org_slots[CONSENTS_ORG_CACHE];
+static __thread char consents_org_types[CONSENTS_ORG_CACHE][CONSENTS_NAME_MAX + 1];
+#define CONSENTS_ENROL_CACHE 256
+static __thread struct ecache_slot consents_enrol_slots[CONSENTS_ENROL_CACHE];
+static __thread char consents_enrol_by[CONSENTS_ENROL_CACHE][CLIENTS_ID_MAX + 1];
+
+enum err
+consents_get(struct store_txn *t, const char *jti, struct consents_record *out)
+{
+    char sub[NHS_LEN + 1];
+    struct ecache_ref ref;
+    uint64_t index, rindex;
+    int64_t rat;
+    bool hit;
+    enum err rc;
+
+    memset(out, 0, sizeof(*out));
+    if (jti == NULL || !consents_jti_valid(jti))
+        return ERR_NOTFOUND;
+    rc = consents_grant_rec(t, jti, &index, &rindex, &rat, sub);
+    if (rc != ERR_OK)
+        return rc;
+    rc = ecache_find(t, consents_slots, CONSENTS_CACHE, index, &ref, &hit);
+    if (rc == ERR_OK && !hit) {
+        rc = consents_parse(t, index, &consents_parsed[ref.slot]);
+        if (rc == ERR_OK)
+            ecache_keep(consents_slots, &ref);
+    }
+    if (rc != ERR_OK)
+        return rc;
+    if (strcmp(consents_parsed[ref.slot].g.sub, sub) != 0 ||
+        strcmp(consents_parsed[ref.slot].g.jti, jti) != 0)
+        return ERR_STORAGE;
+    *out = consents_parsed[ref.slot];
+    out->index = index;
+    out->revoke_index = rindex;
+    out->revoked_at = rat;
+    out->revoked = rindex != 0;
+    return ERR_OK;
 }
 
 struct consents_jtis {
@@ -1613,20 +1660,15 @@ consents_for_decision(struct store_txn *t, const struct policy *pol, const char 
     return ERR_OK;
 }
 
-enum err
-consents_org_type(struct store_txn *t, const char *ods, char type[static CONSENTS_NAME_MAX + 1])
+/* consents_org_parse copies the organisation type of org entry index into type. */
+static enum err
+consents_org_parse(struct store_txn *t, uint64_t index, char type[static CONSENTS_NAME_MAX + 1])
 {
     const char *ty;
-    uint64_t index;
     cJSON *e = NULL;
     enum err rc;
 
     type[0] = '\0';
-    if (ods == NULL || !consents_ods_ok(ods))
-        return ERR_NOTFOUND;
-    rc = state_org_index(t, ods, &index);
-    if (rc != ERR_OK)
-        return rc;
     rc = consents_entry(t, index, &e);
     if (rc != ERR_OK)
         return rc;
@@ -1642,12 +1684,63 @@ consents_org_type(struct store_txn *t, const char *ods, char type[static CONSENT
 }
 
 enum err
+consents_org_type(struct store_txn *t, const char *ods, char type[static CONSENTS_NAME_MAX + 1])
+{
+    struct ecache_ref ref;
+    uint64_t index;
+    bool hit;
+    enum err rc;
+
+    type[0] = '\0';
+    if (ods == NULL || !consents_ods_ok(ods))
+        return ERR_NOTFOUND;
+    rc = state_org_index(t, ods, &index);
+    if (rc != ERR_OK)
+        return rc;
+    rc = ecache_find(t, consents_org_slots, CONSENTS_ORG_CACHE, index, &ref, &hit);
+    if (rc == ERR_OK && !hit) {
+        rc = consents_org_parse(t, index, consents_org_types[ref.slot]);
+        if (rc == ERR_OK)
+            ecache_keep(consents_org_slots, &ref);
+    }
+    if (rc != ERR_OK)
+        return rc;
+    memcpy(type, consents_org_types[ref.slot], strlen(consents_org_types[ref.slot]) + 1);
+    return ERR_OK;
+}
+
+/*
+ * consents_enrol_parse copies the client id that patient.enrol entry index names in "by" into
+ * by: "" when "by" is "admin" or longer than any client id (neither names a client).
+ * ERR_STORAGE if the entry is missing or has no "by".
+ */
+static enum err
+consents_enrol_parse(struct store_txn *t, uint64_t index, char by[static CLIENTS_ID_MAX + 1])
+{
+    const char *b;
+    cJSON *e = NULL;
+    enum err rc;
+
+    by[0] = '\0';
+    rc = consents_entry(t, index, &e);
+    if (rc != ERR_OK)
+        return rc;
+    b = consents_str(e, "by");
+    rc = b == NULL ? ERR_STORAGE : ERR_OK;
+    if (b != NULL && strcmp(b, "admin") != 0 && strlen(b) <= CLIENTS_ID_MAX)
+        memcpy(by, b, strlen(b) + 1);
+    cJSON_Delete(e);
+    return rc;
+}
+
+enum err
 consents_enrolled_by(struct store_txn *t, const char *nhs, const char *ods, bool *yes)
 {
     struct patients_patient p;
     struct clients_client cl;
+    struct ecache_ref ref;
     const char *by;
-    cJSON *e = NULL;
+    bool hit;
     enum err rc;
 
     *yes = false;
@@ -1656,19 +1749,22 @@ consents_enrolled_by(struct store_txn *t, const char *nhs, const char *ods, bool
         return ERR_OK;
     if (rc != ERR_OK)
         return rc;
-    rc = consents_entry(t, p.enrol_index, &e);
+    rc = ecache_find(t, consents_enrol_slots, CONSENTS_ENROL_CACHE, p.enrol_index, &ref, &hit);
+    if (rc == ERR_OK && !hit) {
+        rc = consents_enrol_parse(t, p.enrol_index, consents_enrol_by[ref.slot]);
+        if (rc == ERR_OK)
+            ecache_keep(consents_enrol_slots, &ref);
+    }
     if (rc != ERR_OK)
         return rc;
-    by = consents_str(e, "by");
-    rc = by == NULL ? ERR_STORAGE : ERR_OK;
-    if (by != NULL && strcmp(by, "admin") != 0) {
-        rc = clients_get(t, by, &cl);
-        if (rc == ERR_OK)
-            *yes = strcmp(cl.org, ods) == 0;
-        else if (rc == ERR_NOTFOUND)
-            rc = ERR_OK;
-    }
-    cJSON_Delete(e);
+    by = consents_enrol_by[ref.slot];
+    if (by[0] == '\0')
+        return ERR_OK;
+    rc = clients_get(t, by, &cl);
+    if (rc == ERR_OK)
+        *yes = strcmp(cl.org, ods) == 0;
+    else if (rc == ERR_NOTFOUND)
+        rc = ERR_OK;
     return rc;
 }
 

@@ -1,9 +1,10 @@
 /*
  * check_ecache: the parsed-entry caches, directly and through the readers that use them
- * (clients_get, patients_get): a hit gives what a fresh parse gives; an index whose entry was
- * rolled back and then reused by another entry is parsed again; slots that collide evict each
- * other; a failed parse is never kept. Entries are applied as the sequencer applies them, in
- * nested transactions where a test rolls one back.
+ * (clients_get, patients_get, consents_get, consents_org_type, consents_enrolled_by): a hit
+ * gives what a fresh parse gives; an index whose entry was rolled back and then reused by
+ * another entry is parsed again; slots that collide evict each other; a failed parse is never
+ * kept. Entries are applied as the sequencer applies them, in nested transactions where a test
+ * rolls one back.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,7 +14,9 @@
 
 #include "consentd/b64.h"
 #include "consentd/clients.h"
+#include "consentd/consents.h"
 #include "consentd/ecache.h"
+#include "consentd/jws.h"
 #include "consentd/patients.h"
 #include "consentd/policy.h"
 #include "consentd/tlog.h"
@@ -163,6 +166,41 @@ enrol(unsigned char seed, const char *by)
              "\"by\":\"%s\"}",
              x, kid, by);
     append(e);
+}
+
+/* signed_entry appends {"jws"} of type: payload signed by NHS_A's key (seed 1). */
+static void
+signed_entry(const char *type, const char *typ, const char *payload)
+{
+    uint8_t pk[KEYS_PUBLIC_BYTES];
+    struct keys_pair *k = tu_key(1);
+    char kid[KEYS_KID_LEN + 1], *jws = NULL, *e;
+
+    keys_public(k, pk);
+    keys_kid(pk, kid);
+    ck_assert_int_eq(jws_sign(k, typ, kid, payload, strlen(payload), &jws), ERR_OK);
+    keys_free(k);
+    e = malloc(strlen(jws) + 128);
+    ck_assert_ptr_nonnull(e);
+    sprintf(e, "{\"v\":1,\"type\":\"%s\",\"time\":\"" T0 "\",\"jws\":\"%s\"}", type, jws);
+    append(e);
+    free(e);
+    free(jws);
+}
+
+/* grant appends NHS_A's permit jti for RX1, TREAT, datatypes (JSON strings). */
+static void
+grant(const char *jti, const char *datatypes)
+{
+    char p[1024];
+
+    snprintf(p, sizeof(p),
+             "{\"iss\":\"" NHS_A "\",\"sub\":\"" NHS_A "\",\"jti\":\"%s\",\"iat\":1763900000,"
+             "\"effect\":\"permit\",\"grantee\":{\"org\":\"RX1\"},\"purpose\":\"TREAT\","
+             "\"datatypes\":[%s],\"actions\":[\"read\"],\"period\":{\"start\":"
+             "\"2026-11-01T00:00:00Z\",\"end\":\"2027-11-01T00:00:00Z\"}}",
+             jti, datatypes);
+    signed_entry("consent", CONSENTS_TYP_GRANT, p);
 }
 
 /* --- the cache itself --- */
@@ -346,6 +384,106 @@ START_TEST(test_patients_get_reads_the_entry_that_replaced_a_rolled_back_one)
 }
 END_TEST
 
+START_TEST(test_consents_get_reads_the_entry_that_replaced_a_rolled_back_one)
+{
+    struct consents_record a, again, b;
+
+    org("RX1", "hospital");
+    enrol(1, "admin");
+    nest();
+    grant("g1", "\"gp-record\"");
+    ck_assert_int_eq(consents_get(t, "g1", &a), ERR_OK);
+    ck_assert_int_eq(consents_get(t, "g1", &again), ERR_OK);
+    ck_assert_mem_eq(&again, &a, sizeof(a));
+    rollback();
+    grant("g1", "\"medications\",\"allergies\"");
+    ck_assert_int_eq(consents_get(t, "g1", &b), ERR_OK);
+    ck_assert_uint_eq(b.index, a.index);
+    ck_assert_uint_eq(b.g.ndatatypes, 2);
+    ck_assert_str_eq(b.g.datatypes[0], "medications");
+    ck_assert_str_eq(a.g.datatypes[0], "gp-record");
+}
+END_TEST
+
+START_TEST(test_consents_get_hit_sees_a_revocation)
+{
+    struct consents_record a, b;
+
+    org("RX1", "hospital");
+    enrol(1, "admin");
+    grant("g1", "\"gp-record\"");
+    ck_assert_int_eq(consents_get(t, "g1", &a), ERR_OK);
+    ck_assert(!a.revoked);
+    signed_entry("consent.revoke", CONSENTS_TYP_REVOKE,
+                 "{\"iss\":\"" NHS_A "\",\"sub\":\"" NHS_A "\",\"jti\":\"r1\",\"grant\":\"g1\","
+                 "\"iat\":1763900000}");
+    ck_assert_int_eq(consents_get(t, "g1", &b), ERR_OK);
+    ck_assert(b.revoked);
+    ck_assert_uint_eq(b.revoke_index, a.index + 1);
+    ck_assert_int_eq(b.revoked_at, a.recorded);
+    /* Everything else is what the first read parsed. */
+    b.revoked = false;
+    b.revoke_index = 0;
+    b.revoked_at = 0;
+    ck_assert_mem_eq(&b, &a, sizeof(a));
+}
+END_TEST
+
+START_TEST(test_org_type_and_enrolment_read_the_entries_that_replaced_rolled_back_ones)
+{
+    char type[CONSENTS_NAME_MAX + 1];
+    bool yes;
+
+    org("A81001", "gp-practice");
+    org("B82002", "gp-practice");
+    client("gp-a", "A81001", 7, "[\"enroller\"]");
+    client("gp-b", "B82002", 8, "[\"enroller\"]");
+    nest();
+    org("XA1", "hospital");
+    enrol(1, "gp-a");
+    ck_assert_int_eq(consents_org_type(t, "XA1", type), ERR_OK);
+    ck_assert_str_eq(type, "hospital");
+    ck_assert_int_eq(consents_enrolled_by(t, NHS_A, "A81001", &yes), ERR_OK);
+    ck_assert(yes);
+    ck_assert_int_eq(consents_enrolled_by(t, NHS_A, "A81001", &yes), ERR_OK);
+    ck_assert(yes);
+    rollback();
+    org("XA1", "pharmacy");
+    enrol(1, "gp-b");
+    ck_assert_int_eq(consents_org_type(t, "XA1", type), ERR_OK);
+    ck_assert_str_eq(type, "pharmacy");
+    ck_assert_int_eq(consents_enrolled_by(t, NHS_A, "A81001", &yes), ERR_OK);
+    ck_assert(!yes);
+    ck_assert_int_eq(consents_enrolled_by(t, NHS_A, "B82002", &yes), ERR_OK);
+    ck_assert(yes);
+}
+END_TEST
+
+START_TEST(test_org_types_in_colliding_slots_stay_right)
+{
+    char ods[16], type[CONSENTS_NAME_MAX + 1];
+    unsigned i, k;
+
+    /*
+     * Every reader's cache has a power of two of slots, at most ECACHE_MAX_SLOTS, so entries 0
+     * and ECACHE_MAX_SLOTS share a slot in each.
+     */
+    for (i = 0; i <= ECACHE_MAX_SLOTS; i++) {
+        snprintf(ods, sizeof(ods), "ORG%u", i);
+        org(ods, i % 2 == 0 ? "hospital" : "pharmacy");
+    }
+    for (k = 0; k < 4; k++) {
+        i = k % 2 == 0 ? 0 : ECACHE_MAX_SLOTS;
+        snprintf(ods, sizeof(ods), "ORG%u", i);
+        ck_assert_int_eq(consents_org_type(t, ods, type), ERR_OK);
+        ck_assert_str_eq(type, "hospital");
+        snprintf(ods, sizeof(ods), "ORG%u", k % 2 == 0 ? i + 1 : i - 1);
+        ck_assert_int_eq(consents_org_type(t, ods, type), ERR_OK);
+        ck_assert_str_eq(type, "pharmacy");
+    }
+}
+END_TEST
+
 Suite *
 ecache_suite(void)
 {
@@ -365,6 +503,10 @@ ecache_suite(void)
     tcase_add_test(tc, test_clients_get_reads_the_entry_that_replaced_a_rolled_back_one);
     tcase_add_test(tc, test_clients_get_does_not_keep_a_failed_parse);
     tcase_add_test(tc, test_patients_get_reads_the_entry_that_replaced_a_rolled_back_one);
+    tcase_add_test(tc, test_consents_get_reads_the_entry_that_replaced_a_rolled_back_one);
+    tcase_add_test(tc, test_consents_get_hit_sees_a_revocation);
+    tcase_add_test(tc, test_org_type_and_enrolment_read_the_entries_that_replaced_rolled_back_ones);
+    tcase_add_test(tc, test_org_types_in_colliding_slots_stay_right);
     suite_add_tcase(su, tc);
     return su;
 }
