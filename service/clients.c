@@ -200,13 +200,12 @@ out:
  * This thread's parsed client entries (ecache.h): a token request reads its client's entry in
  * the HTTP thread and again in the sequencer, and parsing the JWK each time showed in profiles.
  */
-#define CLIENTS_CACHE 64
-static __thread struct ecache_slot clients_slots[CLIENTS_CACHE];
-static __thread struct clients_client clients_parsed[CLIENTS_CACHE];
+static __thread struct ecache clients_cache = ECACHE_INIT(64, struct clients_client);
 
 enum err
 clients_get(struct store_txn *t, const char *id, struct clients_client *out)
 {
+    struct clients_client *parsed;
     struct ecache_ref ref;
     uint64_t ci, ri;
     bool hit;
@@ -218,15 +217,17 @@ clients_get(struct store_txn *t, const char *id, struct clients_client *out)
     rc = store_get_pair(t, STORE_CLIENTS, id, &ci, &ri);
     if (rc != ERR_OK)
         return rc;
-    rc = ecache_find(t, clients_slots, CLIENTS_CACHE, ci, &ref, &hit);
-    if (rc == ERR_OK && !hit) {
-        rc = clients_parse(t, ci, &clients_parsed[ref.slot]);
-        if (rc == ERR_OK)
-            ecache_keep(clients_slots, &ref);
-    }
+    rc = ecache_find(t, &clients_cache, ci, &ref, &hit);
     if (rc != ERR_OK)
         return rc;
-    *out = clients_parsed[ref.slot];
+    parsed = ecache_value(&clients_cache, &ref);
+    if (!hit) {
+        rc = clients_parse(t, ci, parsed);
+        if (rc != ERR_OK)
+            return rc;
+        ecache_keep(&clients_cache, &ref);
+    }
+    *out = *parsed;
     snprintf(out->client_id, sizeof(out->client_id), "%s", id);
     out->index = ci;
     out->retire_index = ri;

@@ -1441,19 +1441,14 @@ out:
  * decision reads each of the person's grants, the organisation and the person's enrolment, and
  * decoding and parsing them each time was most of a token's cost in the sequencer.
  */
-#define CONSENTS_CACHE 128
-static __thread struct ecache_slot consents_slots[CONSENTS_CACHE];
-static __thread struct consents_record consents_parsed[CONSENTS_CACHE];
-#define CONSENTS_ORG_CACHE 256
-static __thread struct ecache_slot consents_org_slots[CONSENTS_ORG_CACHE];
-static __thread char consents_org_types[CONSENTS_ORG_CACHE][CONSENTS_NAME_MAX + 1];
-#define CONSENTS_ENROL_CACHE 256
-static __thread struct ecache_slot consents_enrol_slots[CONSENTS_ENROL_CACHE];
-static __thread char consents_enrol_by[CONSENTS_ENROL_CACHE][CLIENTS_ID_MAX + 1];
+static __thread struct ecache consents_cache = ECACHE_INIT(128, struct consents_record);
+static __thread struct ecache consents_org_cache = ECACHE_INIT(256, char[CONSENTS_NAME_MAX + 1]);
+static __thread struct ecache consents_enrol_cache = ECACHE_INIT(256, char[CLIENTS_ID_MAX + 1]);
 
 enum err
 consents_get(struct store_txn *t, const char *jti, struct consents_record *out)
 {
+    struct consents_record *parsed;
     char sub[NHS_LEN + 1];
     struct ecache_ref ref;
     uint64_t index, rindex;
@@ -1467,18 +1462,19 @@ consents_get(struct store_txn *t, const char *jti, struct consents_record *out)
     rc = consents_grant_rec(t, jti, &index, &rindex, &rat, sub);
     if (rc != ERR_OK)
         return rc;
-    rc = ecache_find(t, consents_slots, CONSENTS_CACHE, index, &ref, &hit);
-    if (rc == ERR_OK && !hit) {
-        rc = consents_parse(t, index, &consents_parsed[ref.slot]);
-        if (rc == ERR_OK)
-            ecache_keep(consents_slots, &ref);
-    }
+    rc = ecache_find(t, &consents_cache, index, &ref, &hit);
     if (rc != ERR_OK)
         return rc;
-    if (strcmp(consents_parsed[ref.slot].g.sub, sub) != 0 ||
-        strcmp(consents_parsed[ref.slot].g.jti, jti) != 0)
+    parsed = ecache_value(&consents_cache, &ref);
+    if (!hit) {
+        rc = consents_parse(t, index, parsed);
+        if (rc != ERR_OK)
+            return rc;
+        ecache_keep(&consents_cache, &ref);
+    }
+    if (strcmp(parsed->g.sub, sub) != 0 || strcmp(parsed->g.jti, jti) != 0)
         return ERR_STORAGE;
-    *out = consents_parsed[ref.slot];
+    *out = *parsed;
     out->index = index;
     out->revoke_index = rindex;
     out->revoked_at = rat;
@@ -1687,6 +1683,7 @@ enum err
 consents_org_type(struct store_txn *t, const char *ods, char type[static CONSENTS_NAME_MAX + 1])
 {
     struct ecache_ref ref;
+    char *parsed;
     uint64_t index;
     bool hit;
     enum err rc;
@@ -1697,15 +1694,17 @@ consents_org_type(struct store_txn *t, const char *ods, char type[static CONSENT
     rc = state_org_index(t, ods, &index);
     if (rc != ERR_OK)
         return rc;
-    rc = ecache_find(t, consents_org_slots, CONSENTS_ORG_CACHE, index, &ref, &hit);
-    if (rc == ERR_OK && !hit) {
-        rc = consents_org_parse(t, index, consents_org_types[ref.slot]);
-        if (rc == ERR_OK)
-            ecache_keep(consents_org_slots, &ref);
-    }
+    rc = ecache_find(t, &consents_org_cache, index, &ref, &hit);
     if (rc != ERR_OK)
         return rc;
-    memcpy(type, consents_org_types[ref.slot], strlen(consents_org_types[ref.slot]) + 1);
+    parsed = ecache_value(&consents_org_cache, &ref);
+    if (!hit) {
+        rc = consents_org_parse(t, index, parsed);
+        if (rc != ERR_OK)
+            return rc;
+        ecache_keep(&consents_org_cache, &ref);
+    }
+    memcpy(type, parsed, strlen(parsed) + 1);
     return ERR_OK;
 }
 
@@ -1739,7 +1738,7 @@ consents_enrolled_by(struct store_txn *t, const char *nhs, const char *ods, bool
     struct patients_patient p;
     struct clients_client cl;
     struct ecache_ref ref;
-    const char *by;
+    char *by;
     bool hit;
     enum err rc;
 
@@ -1749,15 +1748,16 @@ consents_enrolled_by(struct store_txn *t, const char *nhs, const char *ods, bool
         return ERR_OK;
     if (rc != ERR_OK)
         return rc;
-    rc = ecache_find(t, consents_enrol_slots, CONSENTS_ENROL_CACHE, p.enrol_index, &ref, &hit);
-    if (rc == ERR_OK && !hit) {
-        rc = consents_enrol_parse(t, p.enrol_index, consents_enrol_by[ref.slot]);
-        if (rc == ERR_OK)
-            ecache_keep(consents_enrol_slots, &ref);
-    }
+    rc = ecache_find(t, &consents_enrol_cache, p.enrol_index, &ref, &hit);
     if (rc != ERR_OK)
         return rc;
-    by = consents_enrol_by[ref.slot];
+    by = ecache_value(&consents_enrol_cache, &ref);
+    if (!hit) {
+        rc = consents_enrol_parse(t, p.enrol_index, by);
+        if (rc != ERR_OK)
+            return rc;
+        ecache_keep(&consents_enrol_cache, &ref);
+    }
     if (by[0] == '\0')
         return ERR_OK;
     rc = clients_get(t, by, &cl);

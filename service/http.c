@@ -26,6 +26,7 @@
 
 #include "consentd/api.h"
 #include "consentd/clients.h"
+#include "consentd/ecache.h"
 #include "consentd/hash.h"
 #include "consentd/http.h"
 #include "consentd/jstrict.h"
@@ -1236,6 +1237,7 @@ http_worker_run(void *arg)
      */
     store_thread_end(w->app->store);
     token_thread_end();
+    ecache_thread_end();
     /* Connections still open after the drain are left to the exit; forget their records. */
     while (!h2o_linklist_is_empty(&w->conns)) {
         struct http_conn *hc = H2O_STRUCT_FROM_MEMBER(struct http_conn, link, w->conns.next);

@@ -335,13 +335,12 @@ out:
 }
 
 /* This thread's parsed key entries (ecache.h): every patient-signed write and token reads one. */
-#define PATIENTS_CACHE 256
-static __thread struct ecache_slot patients_slots[PATIENTS_CACHE];
-static __thread struct patients_patient patients_parsed[PATIENTS_CACHE];
+static __thread struct ecache patients_cache = ECACHE_INIT(256, struct patients_patient);
 
 enum err
 patients_get(struct store_txn *t, const char *nhs, struct patients_patient *out)
 {
+    struct patients_patient *parsed;
     struct ecache_ref ref;
     uint64_t ei, ki;
     bool hit;
@@ -353,15 +352,17 @@ patients_get(struct store_txn *t, const char *nhs, struct patients_patient *out)
     rc = store_get_pair(t, STORE_PATIENTS, nhs, &ei, &ki);
     if (rc != ERR_OK)
         return rc;
-    rc = ecache_find(t, patients_slots, PATIENTS_CACHE, ki, &ref, &hit);
-    if (rc == ERR_OK && !hit) {
-        rc = patients_key_parse(t, ki, &patients_parsed[ref.slot]);
-        if (rc == ERR_OK)
-            ecache_keep(patients_slots, &ref);
-    }
+    rc = ecache_find(t, &patients_cache, ki, &ref, &hit);
     if (rc != ERR_OK)
         return rc;
-    *out = patients_parsed[ref.slot];
+    parsed = ecache_value(&patients_cache, &ref);
+    if (!hit) {
+        rc = patients_key_parse(t, ki, parsed);
+        if (rc != ERR_OK)
+            return rc;
+        ecache_keep(&patients_cache, &ref);
+    }
+    *out = *parsed;
     memcpy(out->nhs, nhs, NHS_LEN + 1);
     out->enrol_index = ei;
     out->key_index = ki;

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "consentd/crashpoint.h"
+#include "consentd/ecache.h"
 #include "consentd/jstrict.h"
 #include "consentd/log.h"
 #include "consentd/merkle.h"
@@ -513,6 +514,7 @@ seq_thread(void *arg)
         seq_run_batch(q, batch, n);
     }
     store_thread_end(q->store);
+    ecache_thread_end();
     return NULL;
 }
 

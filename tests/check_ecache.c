@@ -33,7 +33,7 @@ static struct store *s;
 static struct store_txn *t;
 static struct merkle_range range;
 static char why[STATE_WHY_MAX];
-static struct ecache_slot slots[SLOTS];
+static struct ecache cache = ECACHE_INIT(SLOTS, uint64_t);
 
 static void
 setup(void)
@@ -42,7 +42,8 @@ setup(void)
     ck_assert_int_eq(store_open(dir, MAP, &s), ERR_OK);
     ck_assert_int_eq(store_begin(s, true, &t), ERR_OK);
     merkle_range_init(&range);
-    memset(slots, 0, sizeof(slots));
+    ecache_thread_end();
+    cache = (struct ecache)ECACHE_INIT(SLOTS, uint64_t);
 }
 
 static struct store_txn *parent;
@@ -213,15 +214,25 @@ START_TEST(test_a_kept_parse_is_found_again)
 
     raw("{\"n\":0}");
     i = raw("{\"n\":1}");
-    ck_assert_int_eq(ecache_find(t, slots, SLOTS, i, &ref, &hit), ERR_OK);
+    ck_assert_int_eq(ecache_find(t, &cache, i, &ref, &hit), ERR_OK);
     ck_assert(!hit);
     ck_assert_uint_eq(ref.slot, i % SLOTS);
-    ecache_keep(slots, &ref);
-    ck_assert_int_eq(ecache_find(t, slots, SLOTS, i, &again, &hit), ERR_OK);
+    ecache_keep(&cache, &ref);
+    ck_assert_int_eq(ecache_find(t, &cache, i, &again, &hit), ERR_OK);
     ck_assert(hit);
     ck_assert_uint_eq(again.slot, ref.slot);
     /* Another index, in another slot, is not found. */
-    ck_assert_int_eq(ecache_find(t, slots, SLOTS, 0, &again, &hit), ERR_OK);
+    ck_assert_int_eq(ecache_find(t, &cache, 0, &again, &hit), ERR_OK);
+    ck_assert(!hit);
+    /* The value beside the slot is the caller's, and stays until the slot is reused. */
+    *(uint64_t *)ecache_value(&cache, &ref) = 42;
+    ck_assert_int_eq(ecache_find(t, &cache, i, &again, &hit), ERR_OK);
+    ck_assert(hit);
+    ck_assert_uint_eq(*(uint64_t *)ecache_value(&cache, &again), 42);
+    /* A thread's end frees its caches; a later use starts them empty. */
+    ecache_thread_end();
+    ck_assert_ptr_null(cache.slots);
+    ck_assert_int_eq(ecache_find(t, &cache, i, &again, &hit), ERR_OK);
     ck_assert(!hit);
 }
 END_TEST
@@ -235,19 +246,19 @@ START_TEST(test_a_rolled_back_index_reused_is_a_miss)
     raw("{\"n\":0}");
     nest();
     i = raw("{\"n\":\"A\"}");
-    ck_assert_int_eq(ecache_find(t, slots, SLOTS, i, &ref, &hit), ERR_OK);
+    ck_assert_int_eq(ecache_find(t, &cache, i, &ref, &hit), ERR_OK);
     ck_assert(!hit);
-    ecache_keep(slots, &ref);
-    ck_assert_int_eq(ecache_find(t, slots, SLOTS, i, &ref, &hit), ERR_OK);
+    ecache_keep(&cache, &ref);
+    ck_assert_int_eq(ecache_find(t, &cache, i, &ref, &hit), ERR_OK);
     ck_assert(hit);
     rollback();
     /* The index now holds another entry: its leaf hash differs, so the slot is not used. */
     j = raw("{\"n\":\"B\"}");
     ck_assert_uint_eq(j, i);
-    ck_assert_int_eq(ecache_find(t, slots, SLOTS, j, &ref, &hit), ERR_OK);
+    ck_assert_int_eq(ecache_find(t, &cache, j, &ref, &hit), ERR_OK);
     ck_assert(!hit);
     /* The miss emptied the slot: finding it again without a keep is still a miss. */
-    ck_assert_int_eq(ecache_find(t, slots, SLOTS, j, &ref, &hit), ERR_OK);
+    ck_assert_int_eq(ecache_find(t, &cache, j, &ref, &hit), ERR_OK);
     ck_assert(!hit);
 }
 END_TEST
@@ -267,12 +278,12 @@ START_TEST(test_colliding_indexes_evict_each_other)
     for (i = 0; i < 3; i++) {
         uint64_t index = i % 2 == 0 ? 0 : SLOTS;
 
-        ck_assert_int_eq(ecache_find(t, slots, SLOTS, index, &ref, &hit), ERR_OK);
+        ck_assert_int_eq(ecache_find(t, &cache, index, &ref, &hit), ERR_OK);
         ck_assert(!hit);
         ck_assert_uint_eq(ref.slot, 0);
         snprintf(value[ref.slot], sizeof(value[0]), "%u", (unsigned)index);
-        ecache_keep(slots, &ref);
-        ck_assert_int_eq(ecache_find(t, slots, SLOTS, index, &ref, &hit), ERR_OK);
+        ecache_keep(&cache, &ref);
+        ck_assert_int_eq(ecache_find(t, &cache, index, &ref, &hit), ERR_OK);
         ck_assert(hit);
         ck_assert_uint_eq(strtoul(value[ref.slot], NULL, 10), index);
     }
@@ -286,9 +297,9 @@ START_TEST(test_a_miss_not_kept_stays_a_miss)
 
     raw("{\"n\":0}");
     /* What a caller does when its parse fails: no ecache_keep. */
-    ck_assert_int_eq(ecache_find(t, slots, SLOTS, 0, &ref, &hit), ERR_OK);
+    ck_assert_int_eq(ecache_find(t, &cache, 0, &ref, &hit), ERR_OK);
     ck_assert(!hit);
-    ck_assert_int_eq(ecache_find(t, slots, SLOTS, 0, &ref, &hit), ERR_OK);
+    ck_assert_int_eq(ecache_find(t, &cache, 0, &ref, &hit), ERR_OK);
     ck_assert(!hit);
 }
 END_TEST
@@ -299,7 +310,7 @@ START_TEST(test_an_index_past_the_end_is_a_storage_error)
     bool hit = true;
 
     raw("{\"n\":0}");
-    ck_assert_int_eq(ecache_find(t, slots, SLOTS, 1, &ref, &hit), ERR_STORAGE);
+    ck_assert_int_eq(ecache_find(t, &cache, 1, &ref, &hit), ERR_STORAGE);
     ck_assert(!hit);
 }
 END_TEST

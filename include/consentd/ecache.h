@@ -8,15 +8,16 @@
  * tlog_append stores in the same transaction as the entry: the same leaf hash means the same
  * bytes, and the same bytes parse the same. A hit costs one store read instead of a parse.
  *
- * A cache is direct-mapped: entry index lives in slot index % n of an array of n slots (a power
- * of two, at most ECACHE_MAX_SLOTS). The caller keeps the values in an array of its own beside
- * the slots, value i belonging to slot i, and puts there only what it parsed from the entry's
- * bytes: state read from other tables changes and is read on every call. A parse that failed is
- * never kept.
+ * A cache is direct-mapped: entry index lives in slot index % n of n slots (a power of two, at
+ * most ECACHE_MAX_SLOTS), each with a value of value_size bytes beside it, where the caller
+ * puts only what it parsed from the entry's bytes: state read from other tables changes and is
+ * read on every call. A parse that failed is never kept. The slots and values are allocated on
+ * the cache's first use in a thread, so a thread that never reads pays nothing.
  *
- * THREAD SAFETY: none inside; a cache belongs to one thread. Callers keep their slots and values
- * in thread-local storage (__thread, as store.c keeps its read transaction), so the sequencer
- * and each HTTP worker have their own caches and no lock is taken.
+ * THREAD SAFETY: none inside; a cache belongs to one thread. Callers declare their struct ecache
+ * thread-local (__thread, as store.c keeps its read transaction), so the sequencer and each HTTP
+ * worker have their own caches and no lock is taken; a thread that read through caches calls
+ * ecache_thread_end before it exits.
  */
 #ifndef ECACHE_H
 #define ECACHE_H
@@ -38,6 +39,19 @@ struct ecache_slot {
     bool full;
 };
 
+/* A cache; declare it __thread and initialise it with ECACHE_INIT. */
+struct ecache {
+    size_t n;          /* slots */
+    size_t value_size; /* bytes of each value */
+    struct ecache_slot *slots;
+    unsigned char *values;
+    struct ecache *next; /* the thread's caches in use, for ecache_thread_end */
+};
+#define ECACHE_INIT(n, type)                                                                       \
+    {                                                                                              \
+        (n), sizeof(type), NULL, NULL, NULL                                                        \
+    }
+
 /* What ecache_find found: the slot of the entry, and the entry's leaf hash for ecache_keep. */
 struct ecache_ref {
     size_t slot;
@@ -46,20 +60,26 @@ struct ecache_ref {
 };
 
 /*
- * ecache_find looks entry index up in slots[0..n): it reads the entry's leaf hash from t and
- * sets *hit if slot ref->slot holds the parse of that very entry, which the caller then reads
- * from its value ref->slot. On a miss the slot is emptied: the caller parses the entry into its
- * value ref->slot and, if the parse succeeded, calls ecache_keep. Returns ERR_OK, or
+ * ecache_find looks entry index up in c: it reads the entry's leaf hash from t and sets *hit if
+ * slot ref->slot holds the parse of that very entry, which the caller then reads at
+ * ecache_value(c, ref). On a miss the slot is emptied: the caller parses the entry into
+ * ecache_value(c, ref) and, if the parse succeeded, calls ecache_keep. Returns ERR_OK, or
  * ERR_STORAGE (logged by tlog) if the entry has no leaf hash; *hit is false on failure.
  */
-enum err ecache_find(struct store_txn *t, struct ecache_slot *slots, size_t n, uint64_t index,
-                     struct ecache_ref *ref, bool *hit) ERR_WUR;
+enum err ecache_find(struct store_txn *t, struct ecache *c, uint64_t index, struct ecache_ref *ref,
+                     bool *hit) ERR_WUR;
+
+/* ecache_value returns the value of ref's slot (value_size bytes), after ecache_find. */
+void *ecache_value(struct ecache *c, const struct ecache_ref *ref);
 
 /*
- * ecache_keep records that the value of slot ref->slot now holds the parse of the entry
+ * ecache_keep records that the value of ref's slot now holds the parse of the entry
  * ecache_find missed. Call it only after a parse that succeeded, before the next ecache_find on
- * these slots.
+ * c.
  */
-void ecache_keep(struct ecache_slot *slots, const struct ecache_ref *ref);
+void ecache_keep(struct ecache *c, const struct ecache_ref *ref);
+
+/* ecache_thread_end frees the slots and values of every cache the calling thread used. */
+void ecache_thread_end(void);
 
 #endif
