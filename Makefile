@@ -109,6 +109,10 @@ $(BUILD)/logtool: $(BUILD)/tests/tools/logtool.o $(BUILD)/libconsentd.a
 	@[ "$(V)" = 1 ] || echo "  LD      $@"
 	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
 
+$(BUILD)/sigcost: $(BUILD)/tests/bench/sigcost.o $(BUILD)/libconsentd.a
+	@[ "$(V)" = 1 ] || echo "  LD      $@"
+	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+
 $(CHECK): $(TEST_OBJ) $(BUILD)/libconsentd.a
 	@[ "$(V)" = 1 ] || echo "  LD      $@"
 	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS) $(shell pkg-config --libs check)
@@ -132,8 +136,9 @@ run: all
 	$(Q)./$(BUILD)/consentd serve --data var/demo --listen 127.0.0.1:8080 \
 		--policy policies/default.json
 
-bench: all
+bench: all $(BUILD)/sigcost
 	$(Q)cd tests/bench && npm ci --no-audit --no-fund --loglevel=error
+	$(Q)./$(BUILD)/sigcost
 	$(Q)BUILD=$(BUILD) bash tests/bench/run.sh
 	$(Q)BUILD=$(BUILD) bash tests/bench/replay.sh
 
@@ -181,18 +186,18 @@ fuzz-check: deps $(FUZZ_BINS)
 	$(Q)bash tests/fuzz/run.sh $(FUZZ_CHECK_TIME) $(FUZZ_BINS)
 
 format:
-	$(Q)clang-format -i $(wildcard include/consentd/*.h crypto/*.c service/*.c policies/*.c tests/*.c tests/*.h tests/fuzz/*.c tests/fuzz/*.h tests/tools/*.c)
+	$(Q)clang-format -i $(wildcard include/consentd/*.h crypto/*.c service/*.c policies/*.c tests/*.c tests/*.h tests/fuzz/*.c tests/fuzz/*.h tests/tools/*.c tests/bench/*.c)
 
 # Source lints: constant-time compares of secrets, no known-bad crypto calls, library versions.
 lint:
 	$(Q)bash tests/lint.sh
 
 format-check: deps
-	$(Q)clang-format --dry-run --Werror $(wildcard include/consentd/*.h crypto/*.c service/*.c policies/*.c tests/*.c tests/*.h tests/fuzz/*.c tests/fuzz/*.h tests/tools/*.c)
+	$(Q)clang-format --dry-run --Werror $(wildcard include/consentd/*.h crypto/*.c service/*.c policies/*.c tests/*.c tests/*.h tests/fuzz/*.c tests/fuzz/*.h tests/tools/*.c tests/bench/*.c)
 
 clean:
 	rm -rf build build-san build-fuzz
 
 -include $(LIB_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(BUILD)/service/consentd.d $(BUILD)/service/consentctl.d
--include $(HOOK_OBJ:.o=.d) $(BUILD)/tests/tools/logtool.d
+-include $(HOOK_OBJ:.o=.d) $(BUILD)/tests/tools/logtool.d $(BUILD)/tests/bench/sigcost.d
 -include $(FUZZ_LIB_OBJ:.o=.d) $(wildcard $(FUZZ_BUILD)/tests/*.d $(FUZZ_BUILD)/tests/fuzz/*.d)
