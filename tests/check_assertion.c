@@ -1,7 +1,7 @@
 /*
  * check_assertion: RFC 7523 assertions at the token endpoint: every rule of assertion.h, each
- * attack refused with the sentence that names it, every truncation and flipped bit refused, and
- * the single-use jti table (durable across a reopen, bounded by forgetting expired jtis).
+ * attack refused with the sentence that names it, and every truncation and flipped bit refused.
+ * Single use is check_jtis.c's.
  */
 #include <stdint.h>
 #include <stdio.h>
