@@ -37,8 +37,9 @@
  *
  * A write may also carry check, which runs first, in log order, inside the batch's transaction
  * (a nested one per write): it may read state, refuse the write (return anything but ERR_OK
- * with w->why set) or make side writes that must be durable with it (a used enrolment code, a
- * seen jti). If check or the entry is refused, everything the write did is undone. A write
+ * with w->why set; ERR_UNAVAIL for a temporary condition refuses this write only) or make side
+ * writes that must be durable with it (a used enrolment code, a seen jti). If check or the
+ * entry is refused, everything the write did is undone. A write
  * with an empty type appends no entry: it is only its check's side writes, committed durably.
  * A check may also replace fields (free() the old text, set a malloc'd one and fields_len) when
  * the entry depends on what it decided, as a consent-checked token's access entry does.
