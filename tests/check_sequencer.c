@@ -436,6 +436,34 @@ START_TEST(test_side_write_without_entry_is_durable)
 }
 END_TEST
 
+/* A check that refuses its write for a while, as jtis_use does when it keeps all it may. */
+static enum err
+busy_check(struct store_txn *t, struct seq_write *w)
+{
+    (void)t;
+    snprintf(w->why, sizeof(w->why), "busy for now");
+    return ERR_UNAVAIL;
+}
+
+START_TEST(test_check_unavailable_refuses_only_its_write)
+{
+    struct seq_write *a = org_write("BUSY1"), *b = org_write("BUSY2");
+
+    a->check = busy_check;
+    ck_assert_int_eq(sequencer_submit(seq, a), ERR_OK);
+    ck_assert_int_eq(sequencer_submit(seq, b), ERR_OK);
+    wait_for(2);
+    /* Not taken for a full store: that would refuse the batch with another sentence. */
+    ck_assert_int_eq(a->rc, ERR_UNAVAIL);
+    ck_assert_str_eq(a->why, "busy for now");
+    ck_assert_int_eq(b->rc, ERR_OK);
+    ck_assert_uint_eq(checked_checkpoint(), 1);
+    ck_assert(sequencer_writable(seq, NULL, 0));
+    write_free(a);
+    write_free(b);
+}
+END_TEST
+
 START_TEST(test_full_queue_is_refused)
 {
     struct seq_write *a = org_write("Q1"), *b = org_write("Q2");
@@ -545,6 +573,7 @@ sequencer_suite(void)
     tcase_add_test(tc, test_tampered_entry_is_read_only);
     tcase_add_test(tc, test_refused_write_leaves_no_side_writes);
     tcase_add_test(tc, test_side_write_without_entry_is_durable);
+    tcase_add_test(tc, test_check_unavailable_refuses_only_its_write);
     tcase_add_test(tc, test_full_queue_is_refused);
     tcase_add_test(tc, test_full_map_refuses_writes_and_stays_up);
     tcase_add_test(tc, test_missing_checkpoint_file_refuses_to_start);
