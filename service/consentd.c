@@ -340,8 +340,14 @@ cmd_rebuild(const struct config *cfg, struct store *store)
                (unsigned long long)entries, report);
         return EX_DATAERR;
     }
-    fprintf(stderr, "consentd: rebuild failed (%s); is %s left over from an earlier run?\n",
-            err_str(rc), scratch);
+    if (rc == ERR_IO)
+        fprintf(stderr, "consentd: rebuild failed (%s); is %s left over from an earlier run?\n",
+                err_str(rc), scratch);
+    else
+        fprintf(stderr,
+                "consentd: rebuild failed (%s): the stored log or state could not be read, which "
+                "a damaged page of lmdb/data.mdb would cause; restore from a backup\n",
+                err_str(rc));
     return EX_IOERR;
 }
 
