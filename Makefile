@@ -49,8 +49,14 @@ HOOK_SRC := service/consentd.c service/sequencer.c service/ckpt.c service/tlog.c
 HOOK_OBJ := $(HOOK_SRC:%.c=$(BUILD)/hooks/%.o)
 TOOLS    := $(BUILD)/consentd-hooks $(BUILD)/logtool
 
-.PHONY: all deps run check unit e2e bench fuzz fuzz-check format format-check lint clean
-all: deps $(BINS) $(CHECK) $(TOOLS)
+.PHONY: all binaries fuzz-binaries deps run check unit e2e bench fuzz fuzz-check format \
+	format-check lint clean
+# The builds run one job a core even when make was started without -j (as .ci/run does); the
+# tests that follow them run one at a time.
+NPROC := $(shell nproc 2>/dev/null || echo 1)
+all: deps
+	$(Q)$(MAKE) --no-print-directory -j$(NPROC) binaries
+binaries: $(BINS) $(CHECK) $(TOOLS)
 
 deps:
 	$(Q)bash .ci/deps
@@ -119,7 +125,7 @@ $(CHECK): $(TEST_OBJ) $(BUILD)/libconsentd.a
 
 # Unit tests run from the repository root so they find ../shared/vectors and policies/.
 unit: all
-	$(Q)$(CHECK)
+	$(Q)bash tests/unit.sh ./$(CHECK)
 
 e2e: all
 	$(Q)cd tests/e2e && npm ci --no-audit --no-fund --loglevel=error
@@ -179,10 +185,14 @@ $(FUZZ_BUILD)/fuzz_%: $(FUZZ_BUILD)/tests/fuzz/fuzz_%.o $(FUZZ_BUILD)/tests/fuzz
 
 $(FUZZ_BUILD)/fuzz_merkle: $(FUZZ_BUILD)/tests/merkleref.o
 
-fuzz: deps $(FUZZ_BINS)
+fuzz-binaries: $(FUZZ_BINS)
+
+fuzz: deps
+	$(Q)$(MAKE) --no-print-directory -j$(NPROC) fuzz-binaries
 	$(Q)bash tests/fuzz/run.sh $(FUZZ_TIME) $(FUZZ_BINS)
 
-fuzz-check: deps $(FUZZ_BINS)
+fuzz-check: deps
+	$(Q)$(MAKE) --no-print-directory -j$(NPROC) fuzz-binaries
 	$(Q)bash tests/fuzz/run.sh $(FUZZ_CHECK_TIME) $(FUZZ_BINS)
 
 format:
