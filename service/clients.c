@@ -162,8 +162,9 @@ clients_apply(struct store_txn *t, uint64_t index, const char *type, const cJSON
  * it zeroed. ERR_STORAGE if the entry is missing or is not a valid client entry; ERR_NOMEM.
  */
 static enum err
-clients_parse(struct store_txn *t, uint64_t index, struct clients_client *out)
+clients_parse(struct store_txn *t, uint64_t index, void *value)
 {
+    struct clients_client *out = value;
     const uint8_t *bytes;
     const cJSON *org;
     cJSON *e = NULL;
@@ -205,10 +206,9 @@ static __thread struct ecache clients_cache = ECACHE_INIT(64, struct clients_cli
 enum err
 clients_get(struct store_txn *t, const char *id, struct clients_client *out)
 {
-    struct clients_client *parsed;
-    struct ecache_ref ref;
+    const struct clients_client *parsed;
     uint64_t ci, ri;
-    bool hit;
+    void *v;
     enum err rc;
 
     memset(out, 0, sizeof(*out));
@@ -217,16 +217,10 @@ clients_get(struct store_txn *t, const char *id, struct clients_client *out)
     rc = store_get_pair(t, STORE_CLIENTS, id, &ci, &ri);
     if (rc != ERR_OK)
         return rc;
-    rc = ecache_find(t, &clients_cache, ci, &ref, &hit);
+    rc = ecache_read(t, &clients_cache, ci, clients_parse, &v);
     if (rc != ERR_OK)
         return rc;
-    parsed = ecache_value(&clients_cache, &ref);
-    if (!hit) {
-        rc = clients_parse(t, ci, parsed);
-        if (rc != ERR_OK)
-            return rc;
-        ecache_keep(&clients_cache, &ref);
-    }
+    parsed = v;
     *out = *parsed;
     snprintf(out->client_id, sizeof(out->client_id), "%s", id);
     out->index = ci;

@@ -1398,8 +1398,9 @@ consents_apply(struct store_txn *t, uint64_t index, const char *type, const cJSO
  * rest of it zeroed. ERR_STORAGE if the entry is missing or not a valid grant; ERR_NOMEM.
  */
 static enum err
-consents_parse(struct store_txn *t, uint64_t index, struct consents_record *rec)
+consents_parse(struct store_txn *t, uint64_t index, void *value)
 {
+    struct consents_record *rec = value;
     char why[STATE_WHY_MAX];
     enum consents_refusal code;
     const char *jws, *by;
@@ -1448,12 +1449,11 @@ static __thread struct ecache consents_enrol_cache = ECACHE_INIT(256, char[CLIEN
 enum err
 consents_get(struct store_txn *t, const char *jti, struct consents_record *out)
 {
-    struct consents_record *parsed;
+    const struct consents_record *parsed;
     char sub[NHS_LEN + 1];
-    struct ecache_ref ref;
+    void *v;
     uint64_t index, rindex;
     int64_t rat;
-    bool hit;
     enum err rc;
 
     memset(out, 0, sizeof(*out));
@@ -1462,16 +1462,10 @@ consents_get(struct store_txn *t, const char *jti, struct consents_record *out)
     rc = consents_grant_rec(t, jti, &index, &rindex, &rat, sub);
     if (rc != ERR_OK)
         return rc;
-    rc = ecache_find(t, &consents_cache, index, &ref, &hit);
+    rc = ecache_read(t, &consents_cache, index, consents_parse, &v);
     if (rc != ERR_OK)
         return rc;
-    parsed = ecache_value(&consents_cache, &ref);
-    if (!hit) {
-        rc = consents_parse(t, index, parsed);
-        if (rc != ERR_OK)
-            return rc;
-        ecache_keep(&consents_cache, &ref);
-    }
+    parsed = v;
     if (strcmp(parsed->g.sub, sub) != 0 || strcmp(parsed->g.jti, jti) != 0)
         return ERR_STORAGE;
     *out = *parsed;
@@ -1658,8 +1652,9 @@ consents_for_decision(struct store_txn *t, const struct policy *pol, const char 
 
 /* consents_org_parse copies the organisation type of org entry index into type. */
 static enum err
-consents_org_parse(struct store_txn *t, uint64_t index, char type[static CONSENTS_NAME_MAX + 1])
+consents_org_parse(struct store_txn *t, uint64_t index, void *value)
 {
+    char *type = value; /* CONSENTS_NAME_MAX + 1 bytes */
     const char *ty;
     cJSON *e = NULL;
     enum err rc;
@@ -1682,10 +1677,9 @@ consents_org_parse(struct store_txn *t, uint64_t index, char type[static CONSENT
 enum err
 consents_org_type(struct store_txn *t, const char *ods, char type[static CONSENTS_NAME_MAX + 1])
 {
-    struct ecache_ref ref;
-    char *parsed;
+    void *v;
+    const char *parsed;
     uint64_t index;
-    bool hit;
     enum err rc;
 
     type[0] = '\0';
@@ -1694,16 +1688,10 @@ consents_org_type(struct store_txn *t, const char *ods, char type[static CONSENT
     rc = state_org_index(t, ods, &index);
     if (rc != ERR_OK)
         return rc;
-    rc = ecache_find(t, &consents_org_cache, index, &ref, &hit);
+    rc = ecache_read(t, &consents_org_cache, index, consents_org_parse, &v);
     if (rc != ERR_OK)
         return rc;
-    parsed = ecache_value(&consents_org_cache, &ref);
-    if (!hit) {
-        rc = consents_org_parse(t, index, parsed);
-        if (rc != ERR_OK)
-            return rc;
-        ecache_keep(&consents_org_cache, &ref);
-    }
+    parsed = v;
     memcpy(type, parsed, strlen(parsed) + 1);
     return ERR_OK;
 }
@@ -1714,8 +1702,9 @@ consents_org_type(struct store_txn *t, const char *ods, char type[static CONSENT
  * ERR_STORAGE if the entry is missing or has no "by".
  */
 static enum err
-consents_enrol_parse(struct store_txn *t, uint64_t index, char by[static CLIENTS_ID_MAX + 1])
+consents_enrol_parse(struct store_txn *t, uint64_t index, void *value)
 {
+    char *by = value; /* CLIENTS_ID_MAX + 1 bytes */
     const char *b;
     cJSON *e = NULL;
     enum err rc;
@@ -1737,9 +1726,8 @@ consents_enrolled_by(struct store_txn *t, const char *nhs, const char *ods, bool
 {
     struct patients_patient p;
     struct clients_client cl;
-    struct ecache_ref ref;
-    char *by;
-    bool hit;
+    void *v;
+    const char *by;
     enum err rc;
 
     *yes = false;
@@ -1748,16 +1736,10 @@ consents_enrolled_by(struct store_txn *t, const char *nhs, const char *ods, bool
         return ERR_OK;
     if (rc != ERR_OK)
         return rc;
-    rc = ecache_find(t, &consents_enrol_cache, p.enrol_index, &ref, &hit);
+    rc = ecache_read(t, &consents_enrol_cache, p.enrol_index, consents_enrol_parse, &v);
     if (rc != ERR_OK)
         return rc;
-    by = ecache_value(&consents_enrol_cache, &ref);
-    if (!hit) {
-        rc = consents_enrol_parse(t, p.enrol_index, by);
-        if (rc != ERR_OK)
-            return rc;
-        ecache_keep(&consents_enrol_cache, &ref);
-    }
+    by = v;
     if (by[0] == '\0')
         return ERR_OK;
     rc = clients_get(t, by, &cl);

@@ -58,6 +58,26 @@ ecache_keep(struct ecache *c, const struct ecache_ref *ref)
     sl->full = true;
 }
 
+enum err
+ecache_read(struct store_txn *t, struct ecache *c, uint64_t index, ecache_parse_fn parse,
+            void **value)
+{
+    struct ecache_ref ref;
+    bool hit;
+    enum err rc;
+
+    *value = NULL;
+    rc = ecache_find(t, c, index, &ref, &hit);
+    if (rc == ERR_OK && !hit) {
+        rc = parse(t, index, ecache_value(c, &ref));
+        if (rc == ERR_OK)
+            ecache_keep(c, &ref);
+    }
+    if (rc == ERR_OK)
+        *value = ecache_value(c, &ref);
+    return rc;
+}
+
 void
 ecache_thread_end(void)
 {

@@ -308,8 +308,9 @@ patients_apply(struct store_txn *t, uint64_t index, const char *type, const cJSO
  * zeroed. ERR_STORAGE if the entry is missing or holds no valid key.
  */
 static enum err
-patients_key_parse(struct store_txn *t, uint64_t index, struct patients_patient *out)
+patients_key_parse(struct store_txn *t, uint64_t index, void *value)
 {
+    struct patients_patient *out = value;
     char why[STATE_WHY_MAX];
     const uint8_t *bytes;
     cJSON *e = NULL;
@@ -340,10 +341,9 @@ static __thread struct ecache patients_cache = ECACHE_INIT(256, struct patients_
 enum err
 patients_get(struct store_txn *t, const char *nhs, struct patients_patient *out)
 {
-    struct patients_patient *parsed;
-    struct ecache_ref ref;
+    const struct patients_patient *parsed;
     uint64_t ei, ki;
-    bool hit;
+    void *v;
     enum err rc;
 
     memset(out, 0, sizeof(*out));
@@ -352,16 +352,10 @@ patients_get(struct store_txn *t, const char *nhs, struct patients_patient *out)
     rc = store_get_pair(t, STORE_PATIENTS, nhs, &ei, &ki);
     if (rc != ERR_OK)
         return rc;
-    rc = ecache_find(t, &patients_cache, ki, &ref, &hit);
+    rc = ecache_read(t, &patients_cache, ki, patients_key_parse, &v);
     if (rc != ERR_OK)
         return rc;
-    parsed = ecache_value(&patients_cache, &ref);
-    if (!hit) {
-        rc = patients_key_parse(t, ki, parsed);
-        if (rc != ERR_OK)
-            return rc;
-        ecache_keep(&patients_cache, &ref);
-    }
+    parsed = v;
     *out = *parsed;
     memcpy(out->nhs, nhs, NHS_LEN + 1);
     out->enrol_index = ei;

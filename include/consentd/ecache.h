@@ -79,6 +79,21 @@ void *ecache_value(struct ecache *c, const struct ecache_ref *ref);
  */
 void ecache_keep(struct ecache *c, const struct ecache_ref *ref);
 
+/*
+ * An ecache_parse_fn parses entry index, read in t, into value (the cache's value_size bytes).
+ * It returns ERR_OK, or the error ecache_read passes on (and the value is not kept).
+ */
+typedef enum err (*ecache_parse_fn)(struct store_txn *t, uint64_t index, void *value);
+
+/*
+ * ecache_read is what each reader does with its cache: *value gets c's parse of entry index,
+ * the kept one when ecache_find hits, else parse's, kept when it succeeds. *value is valid
+ * until the next call on c. Returns ERR_OK, ERR_STORAGE (the entry has no leaf hash), or
+ * parse's error; *value is NULL on failure.
+ */
+enum err ecache_read(struct store_txn *t, struct ecache *c, uint64_t index, ecache_parse_fn parse,
+                     void **value) ERR_WUR;
+
 /* ecache_thread_end frees the slots and values of every cache the calling thread used. */
 void ecache_thread_end(void);
 
