@@ -54,8 +54,9 @@ TOOLS    := $(BUILD)/consentd-hooks $(BUILD)/logtool
 # The builds run one job a core even when make was started without -j (as .ci/run does); the
 # tests that follow them run one at a time.
 NPROC := $(shell nproc 2>/dev/null || echo 1)
+JOBS   = $(if $(filter -j%,$(MAKEFLAGS)),,-j$(NPROC))
 all: deps
-	$(Q)$(MAKE) --no-print-directory -j$(NPROC) binaries
+	$(Q)$(MAKE) --no-print-directory $(JOBS) binaries
 binaries: $(BINS) $(CHECK) $(TOOLS)
 
 deps:
@@ -188,11 +189,11 @@ $(FUZZ_BUILD)/fuzz_merkle: $(FUZZ_BUILD)/tests/merkleref.o
 fuzz-binaries: $(FUZZ_BINS)
 
 fuzz: deps
-	$(Q)$(MAKE) --no-print-directory -j$(NPROC) fuzz-binaries
+	$(Q)$(MAKE) --no-print-directory $(JOBS) fuzz-binaries
 	$(Q)bash tests/fuzz/run.sh $(FUZZ_TIME) $(FUZZ_BINS)
 
 fuzz-check: deps
-	$(Q)$(MAKE) --no-print-directory -j$(NPROC) fuzz-binaries
+	$(Q)$(MAKE) --no-print-directory $(JOBS) fuzz-binaries
 	$(Q)bash tests/fuzz/run.sh $(FUZZ_CHECK_TIME) $(FUZZ_BINS)
 
 format:
