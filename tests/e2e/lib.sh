@@ -68,13 +68,16 @@ check() { # check NAME COMMAND...: pass if the command succeeds
 
 # free_port prints a TCP port on 127.0.0.1 that nothing listens on now, below the kernel's
 # ephemeral range: consentd refuses a port any socket is bound to (even a client's own end of
-# a connection), and clients take their ports from that range.
+# a connection), and clients take their ports from that range. When run.sh runs tests side by
+# side, each of its E2E_SLOTS job slots picks from its own share of the range (E2E_SLOT), so a
+# test that restarts its server on one port never finds another test's server there.
 free_port() {
-    local p low
+    local p low slots=${E2E_SLOTS:-1} slot=${E2E_SLOT:-0} span
     low=$(awk '{print $1}' /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null)
     [ -n "$low" ] && [ "$low" -gt 11000 ] || low=32768
+    span=$(((low - 10000) / slots))
     for _ in $(seq 1 50); do
-        p=$((10000 + RANDOM % (low - 10000)))
+        p=$((10000 + slot * span + RANDOM % span))
         if ! (exec 3<>/dev/tcp/127.0.0.1/$p) 2>/dev/null; then
             echo "$p"
             return 0
