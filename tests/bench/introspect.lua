@@ -14,18 +14,19 @@ function setup(t)
   thread = t
 end
 
+-- Each request is formatted once, here, and sent in turn.
 function init(args)
-  for line in io.lines(os.getenv("TOKENS")) do
-    tokens[#tokens + 1] = line
-  end
   wrk.method = "POST"
   wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"
   wrk.headers["Authorization"] = "Bearer " .. os.getenv("BEARER")
+  for line in io.lines(os.getenv("TOKENS")) do
+    tokens[#tokens + 1] = wrk.format(nil, "/oauth2/introspect", nil, "token=" .. line)
+  end
 end
 
 function request()
   next_one = next_one % #tokens + 1
-  return wrk.format(nil, "/oauth2/introspect", nil, "token=" .. tokens[next_one])
+  return tokens[next_one]
 end
 
 function response(status, headers, body)
