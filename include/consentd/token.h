@@ -152,16 +152,19 @@ enum err token_mint_access(const struct token_signer *s, const struct token_clai
  * (TOKEN_LEEWAY), sub, client_id and jti strings, scope TOKEN_ACCESS_SCOPE,
  * authorization_details a non-empty array and log_index a whole number. Returns ERR_OK with
  * *claims the payload (caller frees with cJSON_Delete); ERR_AUTH with *why a static sentence
- * (*claims NULL); ERR_NOMEM. Each thread remembers the last tokens it found well signed and
- * formed (256, by SHA-256 of the token), so that checking one again costs no verification; the
- * key and the times are checked on every call. A thread that checked tokens calls
- * token_thread_end before it exits.
+ * (*claims NULL); ERR_NOMEM. Each thread remembers up to 8,192 tokens whose signature it
+ * verified (by SHA-256 of the key, the issuer and the token), so that checking one again costs
+ * no verification; the key, the claims and the times are checked on every call. A thread that
+ * checked tokens calls token_thread_end before it exits.
  */
 enum err token_check_access(const struct token_signer *s, const char *jwt, size_t len, int64_t now,
                             cJSON **claims, const char **why) ERR_WUR;
 
 /* token_thread_end frees what token_check_access remembers for the calling thread. */
 void token_thread_end(void);
+
+/* token_thread_verifications counts the signatures token_check_access verified in this thread. */
+uint64_t token_thread_verifications(void);
 
 /*
  * token_check verifies an access token at time now: signature by the token key its kid names
