@@ -1036,7 +1036,8 @@ api_pointer_fhir_search(struct http_call *c)
     const char *value = NULL, *bad = NULL, *why = NULL;
     const cJSON *m;
     struct store_txn *t = NULL;
-    cJSON *claims = NULL, *entry = NULL, *b = NULL;
+    const cJSON *claims = NULL;
+    cJSON *entry = NULL, *b = NULL;
     char *token = api_pointer_bearer(c), *text = NULL;
     uint64_t index = 0;
     bool live = false;
@@ -1118,6 +1119,5 @@ out:
     store_abort(t);
     cJSON_Delete(b);
     cJSON_Delete(entry);
-    cJSON_Delete(claims);
     free(token);
 }

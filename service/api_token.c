@@ -115,7 +115,8 @@ api_token_introspection(struct http_call *c, const char *token)
     int64_t now = (int64_t)time(NULL);
     struct store_txn *t = NULL;
     const char *why = NULL;
-    cJSON *claims = NULL, *j = NULL, *m;
+    const cJSON *claims = NULL, *m;
+    cJSON *j = NULL;
     bool live = false;
     enum err rc;
 
@@ -148,7 +149,6 @@ api_token_introspection(struct http_call *c, const char *token)
     cJSON_AddStringToObject(j, "patient", nhs);
     http_reply_json(c, 200, j);
 out:
-    cJSON_Delete(claims);
     cJSON_Delete(j);
 }
 
@@ -244,9 +244,8 @@ api_token_revoke(struct http_call *c)
     struct assertion_claims claims;
     struct clients_client cl;
     struct api_token_req *r;
-    const cJSON *m;
+    const cJSON *m, *tc = NULL;
     const char *p[T_COUNT], *why = NULL;
-    cJSON *tc = NULL;
 
     if (!api_token_form(c, p))
         return;
@@ -264,7 +263,6 @@ api_token_revoke(struct http_call *c)
                            &why) == ERR_OK) {
         m = cJSON_GetObjectItemCaseSensitive(tc, "client_id");
         if (!cJSON_IsString(m) || strcmp(m->valuestring, cl.client_id) != 0) {
-            cJSON_Delete(tc);
             free(r);
             http_reply_oauth_error(c, 400, "unauthorized_client",
                                    "this token was issued to another client: a client revokes "
@@ -274,7 +272,6 @@ api_token_revoke(struct http_call *c)
         snprintf(r->token_jti, sizeof(r->token_jti), "%s",
                  cJSON_GetObjectItemCaseSensitive(tc, "jti")->valuestring);
         r->token_exp = (int64_t)cJSON_GetObjectItemCaseSensitive(tc, "exp")->valuedouble;
-        cJSON_Delete(tc);
     }
     http_submit(c, "", NULL, 0, api_token_check, r, api_token_revoked);
 }

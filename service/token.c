@@ -415,22 +415,28 @@ token_aud_has(const cJSON *aud, const char *issuer)
 }
 
 /*
- * Consent-checked tokens whose signature this thread verified, by a hash of the key, the issuer
- * and the token's bytes: a record holder introspects a token for each request it is shown with,
- * and a hit costs two SHA-256 instead of an Ed25519 verification. Everything else (the key
- * still accepted, the header, the claims, the times) is checked on every call.
+ * Consent-checked tokens this thread found well signed and well formed, by a hash of the key,
+ * the issuer and the token's bytes, each with its claims: a record holder introspects a token
+ * for each request it is shown with, and a hit costs two SHA-256 instead of an Ed25519
+ * verification, two base64 decodings and two JSON parses (the caller reads the claims kept). What
+ * depends on more than those bytes is checked on every call: that the key is still accepted (a
+ * retired key only until its time), and the token's times.
  *
  * The table is set-associative: a token's hash picks one of TOKEN_SEEN_SETS sets, which holds
- * the last TOKEN_SEEN_WAYS tokens verified there, the oldest replaced first. (A table of single
- * slots, tried first, lost a token whenever another one landed on its slot: with 2,000 tokens
- * introspected in turn over 4,096 slots, 39 % were verified again on every round.)
- * token_thread_end frees the table.
+ * the last TOKEN_SEEN_WAYS tokens found good there, the oldest replaced first. (A table of
+ * single slots, tried first, lost a token whenever another one landed on its slot: with 2,000
+ * tokens introspected in turn over 4,096 slots, 39 % were verified again on every round.) It
+ * holds up to 8,192 tokens' claims, about 2 KiB each. token_thread_end frees it.
  */
 #define TOKEN_SEEN_WAYS 8
-#define TOKEN_SEEN_SETS 1024 /* 8,192 tokens, 260 KiB a thread */
+#define TOKEN_SEEN_SETS 1024
 
 struct token_seen_set {
-    uint8_t h[TOKEN_SEEN_WAYS][HASH_BYTES];
+    struct {
+        uint8_t h[HASH_BYTES];
+        cJSON *claims; /* NULL: an empty way */
+        int64_t iat, exp;
+    } way[TOKEN_SEEN_WAYS];
     unsigned next; /* the way replaced next */
 };
 
@@ -440,6 +446,13 @@ static _Thread_local uint64_t token_verifications;
 void
 token_thread_end(void)
 {
+    size_t i, j;
+
+    if (token_seen == NULL)
+        return;
+    for (i = 0; i < TOKEN_SEEN_SETS; i++)
+        for (j = 0; j < TOKEN_SEEN_WAYS; j++)
+            cJSON_Delete(token_seen[i].way[j].claims);
     free(token_seen);
     token_seen = NULL;
 }
@@ -450,54 +463,41 @@ token_thread_verifications(void)
     return token_verifications;
 }
 
-/*
- * token_verified checks jwt's signature by key, or finds that this thread did: true with p
- * decoded (the caller clears it), false with p cleared.
- */
-static bool
-token_verified(const struct token_signer *s, const struct token_key *key, const char *jwt,
-               size_t len, struct jws_parts *p)
+/* token_times checks what of a good token depends on now: its exp and iat. */
+static enum err
+token_times(int64_t iat, int64_t exp, int64_t now, const char **why)
 {
-    uint8_t who[HASH_BYTES], h[HASH_BYTES];
-    const char *jwhy = NULL;
-    struct token_seen_set *set;
-    unsigned i;
-
-    if (token_seen == NULL)
-        token_seen = xcalloc(TOKEN_SEEN_SETS, sizeof(*token_seen));
-    hash_sha256_2(key->pk, sizeof(key->pk), (const uint8_t *)s->issuer, strlen(s->issuer), who);
-    hash_sha256_2(who, sizeof(who), (const uint8_t *)jwt, len, h);
-    set = &token_seen[(h[0] | (unsigned)h[1] << 8 | (unsigned)h[2] << 16) % TOKEN_SEEN_SETS];
-    for (i = 0; i < TOKEN_SEEN_WAYS; i++)
-        if (hash_equal(set->h[i], h))
-            return jws_decode(jwt, len, p, &jwhy) == ERR_OK;
-    token_verifications++;
-    if (jws_verify(jwt, len, key->pk, p, &jwhy) != ERR_OK)
-        return false;
-    memcpy(set->h[set->next], h, HASH_BYTES);
-    set->next = (set->next + 1) % TOKEN_SEEN_WAYS;
-    return true;
+    if (exp + TOKEN_LEEWAY <= now) {
+        *why = "the access token has expired; ask for a new one";
+        return ERR_AUTH;
+    }
+    if (iat > now + TOKEN_LEEWAY) {
+        *why = "the access token was issued in the future; check the clocks";
+        return ERR_AUTH;
+    }
+    return ERR_OK;
 }
 
-enum err
-token_check_access(const struct token_signer *s, const char *jwt, size_t len, int64_t now,
-                   cJSON **claims, const char **why)
+/*
+ * token_check_new verifies and checks a token this thread does not remember (all but the
+ * times, which the caller checks) and remembers it in set once it is good: ERR_OK with *iat,
+ * *exp and *way, the way of set that holds it; ERR_AUTH with *why.
+ */
+static enum err
+token_check_new(const struct token_signer *s, const struct token_key *key, const char *jwt,
+                size_t len, const uint8_t h[static HASH_BYTES], struct token_seen_set *set,
+                int64_t now, int64_t *iat, int64_t *exp, unsigned *way, const char **why)
 {
-    const struct token_keyset *ks = atomic_load(&s->keys);
     struct jws_parts p = {0};
     char iss[TOKEN_ISSUER_MAX + 1], id[TOKEN_ID_MAX + 1], scope[64];
-    const struct token_key *key;
     const cJSON *typ, *kid, *ad;
-    int64_t iat, exp, idx;
+    const char *jwhy = NULL;
     enum err rc = ERR_AUTH;
+    int64_t idx;
+    unsigned w;
 
-    *claims = NULL;
-    *why = "the access token is malformed";
-    if (len == 0 || len > TOKEN_ACCESS_MAX_LEN)
-        return ERR_AUTH;
-    if (!token_key_for(ks, jwt, len, now, &key, why))
-        return ERR_AUTH;
-    if (!token_verified(s, key, jwt, len, &p)) {
+    token_verifications++;
+    if (jws_verify(jwt, len, key->pk, &p, &jwhy) != ERR_OK) {
         *why = "the access token's signature does not verify with consentd's token key";
         goto out;
     }
@@ -521,31 +521,74 @@ token_check_access(const struct token_signer *s, const char *jwt, size_t len, in
         !token_string(p.payload, "client_id", id, sizeof(id), true) ||
         !token_string(p.payload, "jti", id, sizeof(id), true) ||
         !token_string(p.payload, "scope", scope, sizeof(scope), true) ||
-        strcmp(scope, TOKEN_ACCESS_SCOPE) != 0 || !token_time(p.payload, "iat", &iat) ||
-        !token_time(p.payload, "exp", &exp) || !token_time(p.payload, "log_index", &idx) ||
+        strcmp(scope, TOKEN_ACCESS_SCOPE) != 0 || !token_time(p.payload, "iat", iat) ||
+        !token_time(p.payload, "exp", exp) || !token_time(p.payload, "log_index", &idx) ||
         !cJSON_IsArray(ad) || ad->child == NULL) {
         *why = "the access token's claims are missing or malformed, or it is not a "
                "consent-checked access token";
         goto out;
     }
-    if (exp + TOKEN_LEEWAY <= now) {
-        *why = "the access token has expired; ask for a new one";
+    /* RELIABILITY D6: the verifier caps the lifetime too, not only the issuer (and says so
+     * after what it says of the times). */
+    if (*exp - *iat > POLICY_MAX_LIFETIME) {
+        if (token_times(*iat, *exp, now, why) == ERR_OK)
+            *why = "the access token lives longer than any token this server issues";
         goto out;
     }
-    if (iat > now + TOKEN_LEEWAY) {
-        *why = "the access token was issued in the future; check the clocks";
-        goto out;
-    }
-    /* RELIABILITY D6: the verifier caps the lifetime too, not only the issuer. */
-    if (exp - iat > POLICY_MAX_LIFETIME) {
-        *why = "the access token lives longer than any token this server issues";
-        goto out;
-    }
-    *claims = p.payload;
+    w = set->next;
+    set->next = (w + 1) % TOKEN_SEEN_WAYS;
+    cJSON_Delete(set->way[w].claims);
+    memcpy(set->way[w].h, h, HASH_BYTES);
+    set->way[w].claims = p.payload;
     p.payload = NULL;
-    *why = NULL;
+    set->way[w].iat = *iat;
+    set->way[w].exp = *exp;
+    *way = w;
     rc = ERR_OK;
 out:
     jws_parts_clear(&p);
     return rc;
+}
+
+enum err
+token_check_access(const struct token_signer *s, const char *jwt, size_t len, int64_t now,
+                   const cJSON **claims, const char **why)
+{
+    const struct token_keyset *ks = atomic_load(&s->keys);
+    uint8_t who[HASH_BYTES], h[HASH_BYTES];
+    const struct token_key *key;
+    struct token_seen_set *set;
+    int64_t iat, exp;
+    enum err rc;
+    unsigned i;
+
+    *claims = NULL;
+    *why = "the access token is malformed";
+    if (len == 0 || len > TOKEN_ACCESS_MAX_LEN)
+        return ERR_AUTH;
+    if (!token_key_for(ks, jwt, len, now, &key, why))
+        return ERR_AUTH;
+    if (token_seen == NULL)
+        token_seen = xcalloc(TOKEN_SEEN_SETS, sizeof(*token_seen));
+    hash_sha256_2(key->pk, sizeof(key->pk), (const uint8_t *)s->issuer, strlen(s->issuer), who);
+    hash_sha256_2(who, sizeof(who), (const uint8_t *)jwt, len, h);
+    set = &token_seen[(h[0] | (unsigned)h[1] << 8 | (unsigned)h[2] << 16) % TOKEN_SEEN_SETS];
+    for (i = 0; i < TOKEN_SEEN_WAYS; i++) {
+        if (set->way[i].claims == NULL || !hash_equal(set->way[i].h, h))
+            continue;
+        rc = token_times(set->way[i].iat, set->way[i].exp, now, why);
+        if (rc != ERR_OK)
+            return rc;
+        *claims = set->way[i].claims;
+        *why = NULL;
+        return ERR_OK;
+    }
+    rc = token_check_new(s, key, jwt, len, h, set, now, &iat, &exp, &i, why);
+    if (rc == ERR_OK)
+        rc = token_times(iat, exp, now, why);
+    if (rc != ERR_OK)
+        return rc;
+    *claims = set->way[i].claims;
+    *why = NULL;
+    return ERR_OK;
 }

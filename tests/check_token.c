@@ -119,11 +119,11 @@ check(const char *jwt, int64_t now, const char **why)
 static enum err
 check_access(const char *jwt, int64_t now, const char **why)
 {
-    cJSON *claims = NULL;
+    const cJSON *claims = NULL;
     enum err rc;
 
     rc = token_check_access(&signer, jwt, strlen(jwt), now, &claims, why);
-    cJSON_Delete(claims);
+    ck_assert((rc == ERR_OK) == (claims != NULL));
     return rc;
 }
 
@@ -263,18 +263,16 @@ START_TEST(test_access_check_remembers_only_what_verified)
 {
     const char *why = NULL;
     char *a = mint_access(NOW), *b, *t1, *t2;
-    cJSON *c1 = NULL, *c2 = NULL;
+    const cJSON *c1 = NULL, *c2 = NULL;
     size_t i, n = strlen(a);
 
+    /* The second answer, remembered, says what the first did. */
     ck_assert_int_eq(token_check_access(&signer, a, n, NOW + 1, &c1, &why), ERR_OK);
-    ck_assert_int_eq(token_check_access(&signer, a, n, NOW + 2, &c2, &why), ERR_OK);
-    /* The second answer, its signature remembered, is the caller's own and equal to the first. */
-    ck_assert_ptr_ne(c1, c2);
     t1 = cJSON_PrintUnformatted(c1);
+    ck_assert_int_eq(token_check_access(&signer, a, n, NOW + 2, &c2, &why), ERR_OK);
     t2 = cJSON_PrintUnformatted(c2);
     ck_assert_str_eq(t1, t2);
-    cJSON_Delete(c1);
-    cJSON_Delete(c2);
+    ck_assert_ptr_nonnull(strstr(t1, "\"log_index\":7"));
     free(t1);
     free(t2);
     /* Changed bytes are another token, verified from scratch, also after the good one. */

@@ -151,14 +151,17 @@ enum err token_mint_access(const struct token_signer *s, const struct token_clai
  * at+jwt, iss the issuer, aud an array holding the issuer, exp in the future and iat not
  * (TOKEN_LEEWAY), sub, client_id and jti strings, scope TOKEN_ACCESS_SCOPE,
  * authorization_details a non-empty array and log_index a whole number. Returns ERR_OK with
- * *claims the payload (caller frees with cJSON_Delete); ERR_AUTH with *why a static sentence
- * (*claims NULL); ERR_NOMEM. Each thread remembers up to 8,192 tokens whose signature it
- * verified (by SHA-256 of the key, the issuer and the token), so that checking one again costs
- * no verification; the key, the claims and the times are checked on every call. A thread that
+ * *claims the payload, which the calling thread's table of good tokens holds: read it, never
+ * change or free it, and not after the thread's next token_check_access or token_thread_end.
+ * ERR_AUTH with *why a static sentence (*claims NULL).
+ *
+ * Each thread remembers up to 8,192 good tokens and their claims (by SHA-256 of the key, the
+ * issuer and the token), so that checking one again costs neither a verification nor a parse;
+ * that the key is still accepted, and the times, are checked on every call. A thread that
  * checked tokens calls token_thread_end before it exits.
  */
 enum err token_check_access(const struct token_signer *s, const char *jwt, size_t len, int64_t now,
-                            cJSON **claims, const char **why) ERR_WUR;
+                            const cJSON **claims, const char **why) ERR_WUR;
 
 /* token_thread_end frees what token_check_access remembers for the calling thread. */
 void token_thread_end(void);
