@@ -41,6 +41,18 @@ hash_sha256_2(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen,
     crypto_hash_sha256_final(&st, out);
 }
 
+_Static_assert(HASH_BYTES >= crypto_generichash_KEYBYTES_MIN &&
+                   HASH_BYTES <= crypto_generichash_KEYBYTES_MAX &&
+                   HASH_BYTES >= crypto_generichash_BYTES_MIN,
+               "BLAKE2b takes 32-byte keys and makes 32-byte hashes");
+
+void
+hash_keyed(const uint8_t key[static HASH_BYTES], const uint8_t *in, size_t len,
+           uint8_t out[static HASH_BYTES])
+{
+    (void)crypto_generichash(out, HASH_BYTES, in, len, key, HASH_BYTES);
+}
+
 bool
 hash_equal(const uint8_t a[static HASH_BYTES], const uint8_t b[static HASH_BYTES])
 {

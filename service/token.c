@@ -416,11 +416,12 @@ token_aud_has(const cJSON *aud, const char *issuer)
 
 /*
  * Consent-checked tokens this thread found well signed and well formed, by a hash of the key,
- * the issuer and the token's bytes, each with its claims: a record holder introspects a token
- * for each request it is shown with, and a hit costs two SHA-256 instead of an Ed25519
- * verification, two base64 decodings and two JSON parses (the caller reads the claims kept). What
- * depends on more than those bytes is checked on every call: that the key is still accepted (a
- * retired key only until its time), and the token's times.
+ * the issuer and the token's bytes (keyed BLAKE2b: the token under a hash of the issuer keyed
+ * by the public key), each with its claims: a record holder introspects a token for each
+ * request it is shown with, and a hit costs two BLAKE2b instead of an Ed25519 verification,
+ * two base64 decodings and two JSON parses (the caller reads the claims kept). What depends on
+ * more than those bytes is checked on every call: that the key is still accepted (a retired
+ * key only until its time), and the token's times.
  *
  * The table is set-associative: a token's hash picks one of TOKEN_SEEN_SETS sets, which holds
  * the last TOKEN_SEEN_WAYS tokens found good there, the oldest replaced first. (A table of
@@ -430,6 +431,7 @@ token_aud_has(const cJSON *aud, const char *issuer)
  */
 #define TOKEN_SEEN_WAYS 8
 #define TOKEN_SEEN_SETS 1024
+_Static_assert(KEYS_PUBLIC_BYTES == HASH_BYTES, "a token key's public half keys BLAKE2b");
 
 struct token_seen_set {
     struct {
@@ -570,8 +572,8 @@ token_check_access(const struct token_signer *s, const char *jwt, size_t len, in
         return ERR_AUTH;
     if (token_seen == NULL)
         token_seen = xcalloc(TOKEN_SEEN_SETS, sizeof(*token_seen));
-    hash_sha256_2(key->pk, sizeof(key->pk), (const uint8_t *)s->issuer, strlen(s->issuer), who);
-    hash_sha256_2(who, sizeof(who), (const uint8_t *)jwt, len, h);
+    hash_keyed(key->pk, (const uint8_t *)s->issuer, strlen(s->issuer), who);
+    hash_keyed(who, (const uint8_t *)jwt, len, h);
     set = &token_seen[(h[0] | (unsigned)h[1] << 8 | (unsigned)h[2] << 16) % TOKEN_SEEN_SETS];
     for (i = 0; i < TOKEN_SEEN_WAYS; i++) {
         if (set->way[i].claims == NULL || !hash_equal(set->way[i].h, h))

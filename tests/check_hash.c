@@ -1,5 +1,6 @@
 /*
- * check_hash: SHA-256 known answers, the two-part hash and the constant-time compare.
+ * check_hash: SHA-256 and keyed BLAKE2b known answers, the two-part hash and the constant-time
+ * compare.
  */
 #include <stdint.h>
 #include <string.h>
@@ -50,6 +51,33 @@ START_TEST(test_sha256_2_is_concatenation)
 }
 END_TEST
 
+/* BLAKE2b-256 under the key 00 01 … 1f, of "abc" and of nothing (Python's hashlib.blake2b). */
+START_TEST(test_keyed_known_answers)
+{
+    static const uint8_t abc[HASH_BYTES] = {0xd6, 0x3a, 0x32, 0xd3, 0xe4, 0x47, 0x38, 0xd7,
+                                            0x90, 0x7f, 0x96, 0x43, 0x16, 0xc2, 0x41, 0xad,
+                                            0xab, 0xa0, 0xab, 0xfe, 0xab, 0xc3, 0x23, 0x49,
+                                            0x67, 0x75, 0x78, 0xa1, 0x5a, 0x20, 0x3f, 0x7f};
+    static const uint8_t empty[HASH_BYTES] = {0x4e, 0x51, 0xe7, 0xa9, 0x13, 0xfc, 0x80, 0x13,
+                                              0x7d, 0xa5, 0x28, 0x80, 0xfe, 0xcc, 0xa1, 0x75,
+                                              0xbf, 0x81, 0xe1, 0x17, 0xd5, 0xc6, 0x81, 0x26,
+                                              0xdc, 0x27, 0x74, 0x03, 0x35, 0x17, 0xea, 0x0d};
+    uint8_t key[HASH_BYTES], out[HASH_BYTES];
+    size_t i;
+
+    for (i = 0; i < HASH_BYTES; i++)
+        key[i] = (uint8_t)i;
+    hash_keyed(key, (const uint8_t *)"abc", 3, out);
+    ck_assert_mem_eq(out, abc, HASH_BYTES);
+    hash_keyed(key, NULL, 0, out);
+    ck_assert_mem_eq(out, empty, HASH_BYTES);
+    /* Another key, another hash. */
+    key[0] ^= 1;
+    hash_keyed(key, (const uint8_t *)"abc", 3, out);
+    ck_assert(!hash_equal(out, abc));
+}
+END_TEST
+
 START_TEST(test_hash_equal)
 {
     uint8_t a[HASH_BYTES];
@@ -85,6 +113,7 @@ hash_suite(void)
     tcase_add_test(tc, test_sha256_abc);
     tcase_add_test(tc, test_sha256_empty);
     tcase_add_test(tc, test_sha256_2_is_concatenation);
+    tcase_add_test(tc, test_keyed_known_answers);
     tcase_add_test(tc, test_hash_equal);
     tcase_add_test(tc, test_random_fills);
     suite_add_tcase(s, tc);

@@ -162,10 +162,16 @@ rm -f "$tmp/pool"
     exit 1
 }
 bearer=$("$CTL" client token --id rx-cust --key "$tmp/rxc.key" --scope introspect)
-TOKENS=$tmp/tokens BEARER=$bearer wrk -t1 -c"$CONNS" -d"${SECS}s" --latency \
-    -s tests/bench/introspect.lua "$ISS" >"$tmp/introspect.txt"
+cpu0=$(cpu "$pid")
+TIMEFORMAT='load cpu: %U %S'
+{ time TOKENS=$tmp/tokens BEARER=$bearer wrk -t1 -c"$CONNS" -d"${SECS}s" --latency \
+    -s tests/bench/introspect.lua "$ISS" >"$tmp/introspect.txt"; } 2>"$tmp/load.cpu"
+cpu1=$(cpu "$pid")
 report "introspections (bearer, $(wc -l <"$tmp/tokens") tokens in turn)" "$tmp/introspect.txt"
 sed -n 's/^statuses: /  statuses: /p; s/^answers: /  answers: /p' "$tmp/introspect.txt"
+awk -v ticks=$((cpu1 - cpu0)) -v hz="$(getconf CLK_TCK)" '/^load cpu:/ {load = $3 + $4}
+    / requests in / {n = $1} END {if (n > 0) printf "  CPU µs/introspection: consentd %.0f, wrk (the load) %.0f\n",
+    1e6 * ticks / hz / n, 1e6 * load / n}' "$tmp/load.cpu" "$tmp/introspect.txt"
 mem_tokens=$(peak "$pid")
 stop
 
