@@ -155,7 +155,7 @@ enum err token_mint_access(const struct token_signer *s, const struct token_clai
  * change or free it, and not after the thread's next token_check_access or token_thread_end.
  * ERR_AUTH with *why a static sentence (*claims NULL).
  *
- * Each thread remembers up to 8,192 good tokens and their claims (by SHA-256 of the key, the
+ * Each thread remembers up to 4,096 good tokens and their claims (by SHA-256 of the key, the
  * issuer and the token), so that checking one again costs neither a verification nor a parse;
  * that the key is still accepted, and the times, are checked on every call. A thread that
  * checked tokens calls token_thread_end before it exits.
