@@ -320,6 +320,16 @@ check "metadata names the introspection and revocation endpoints and the details
     jqt --arg iss "$ISS" '.introspection_endpoint == "\($iss)/oauth2/introspect" and
         .revocation_endpoint == "\($iss)/oauth2/revoke" and
         .authorization_details_types_supported == ["care-record-access"]' "$E2E_TMP/md"
+# Token ids sort by issue (the access table's inserts land on its last page): the two above and
+# five more in a row, most of them within one second.
+jtis=("$JTI1" "$(padclaims "$T2" | jq -r .jti)")
+for _ in 1 2 3 4 5; do
+    token gp-req gpr "$(ad $NHS_A TREAT '["gp-record"]')" >/dev/null
+    jtis+=("$(padclaims "$(jq -r .access_token "$E2E_TMP/t")" | jq -r .jti)")
+done
+check "token ids are 32 hex digits that sort in the order the tokens were issued" \
+    bash -c "printf '%s\n' ${jtis[*]} | grep -cE '^[0-9a-f]{32}$' | grep -qx 7 &&
+        [ \"\$(printf '%s\n' ${jtis[*]})\" = \"\$(printf '%s\n' ${jtis[*]} | LC_ALL=C sort)\" ]"
 check "the server log never holds a token or an NHS number" \
     bash -c "! grep -q -e '$NHS_A' -e '${T1:0:40}' -e '${T2:0:40}' '$E2E_TMP/server.log'"
 H1=$(printf %s "$JTI1" | sha256sum | cut -c1-16)
