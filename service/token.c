@@ -428,9 +428,8 @@ token_aud_has(const cJSON *aud, const char *issuer)
  * searched by the first 8 bytes of each hash, and a match confirmed on the whole hash. (A table
  * of single slots, tried first, lost a token whenever another one landed on its slot: with
  * 2,000 tokens introspected in turn over 4,096 slots, 39 % were verified again on every round;
- * sets of 16 still lost 1 %.) It
- * holds up to 4,096 tokens' claims, about 4.4 KiB each as parsed: at most about 18 MiB a
- * thread. token_thread_end frees it.
+ * sets of 16 still lost 1 %.) It holds up to 4,096 tokens' claims, about 4.4 KiB each as
+ * parsed: at most about 18 MiB a thread. token_thread_end frees it.
  */
 #define TOKEN_SEEN_WAYS 32
 #define TOKEN_SEEN_SETS 128
@@ -486,20 +485,20 @@ token_times(int64_t iat, int64_t exp, int64_t now, const char **why)
 
 /*
  * token_check_new verifies and checks a token this thread does not remember (all but the
- * times, which the caller checks) and remembers it in set once it is good: ERR_OK with *iat,
- * *exp and *way, the way of set that holds it; ERR_AUTH with *why.
+ * times, which the caller checks) and remembers it in set once it is good: ERR_OK with *way,
+ * the way of set that holds it; ERR_AUTH with *why.
  */
 static enum err
 token_check_new(const struct token_signer *s, const struct token_key *key, const char *jwt,
                 size_t len, const uint8_t h[static HASH_BYTES], struct token_seen_set *set,
-                int64_t now, int64_t *iat, int64_t *exp, unsigned *way, const char **why)
+                int64_t now, unsigned *way, const char **why)
 {
     struct jws_parts p = {0};
     char iss[TOKEN_ISSUER_MAX + 1], id[TOKEN_ID_MAX + 1], scope[64];
     const cJSON *typ, *kid, *ad;
     const char *jwhy = NULL;
     enum err rc = ERR_AUTH;
-    int64_t idx;
+    int64_t iat, exp, idx;
     unsigned w;
 
     token_verifications++;
@@ -527,8 +526,8 @@ token_check_new(const struct token_signer *s, const struct token_key *key, const
         !token_string(p.payload, "client_id", id, sizeof(id), true) ||
         !token_string(p.payload, "jti", id, sizeof(id), true) ||
         !token_string(p.payload, "scope", scope, sizeof(scope), true) ||
-        strcmp(scope, TOKEN_ACCESS_SCOPE) != 0 || !token_time(p.payload, "iat", iat) ||
-        !token_time(p.payload, "exp", exp) || !token_time(p.payload, "log_index", &idx) ||
+        strcmp(scope, TOKEN_ACCESS_SCOPE) != 0 || !token_time(p.payload, "iat", &iat) ||
+        !token_time(p.payload, "exp", &exp) || !token_time(p.payload, "log_index", &idx) ||
         !cJSON_IsArray(ad) || ad->child == NULL) {
         *why = "the access token's claims are missing or malformed, or it is not a "
                "consent-checked access token";
@@ -536,8 +535,8 @@ token_check_new(const struct token_signer *s, const struct token_key *key, const
     }
     /* RELIABILITY D6: the verifier caps the lifetime too, not only the issuer (and says so
      * after what it says of the times). */
-    if (*exp - *iat > POLICY_MAX_LIFETIME) {
-        if (token_times(*iat, *exp, now, why) == ERR_OK)
+    if (exp - iat > POLICY_MAX_LIFETIME) {
+        if (token_times(iat, exp, now, why) == ERR_OK)
             *why = "the access token lives longer than any token this server issues";
         goto out;
     }
@@ -548,8 +547,8 @@ token_check_new(const struct token_signer *s, const struct token_key *key, const
     memcpy(set->way[w].h, h, HASH_BYTES);
     set->way[w].claims = p.payload;
     p.payload = NULL;
-    set->way[w].iat = *iat;
-    set->way[w].exp = *exp;
+    set->way[w].iat = iat;
+    set->way[w].exp = exp;
     *way = w;
     rc = ERR_OK;
 out:
@@ -565,7 +564,6 @@ token_check_access(const struct token_signer *s, const char *jwt, size_t len, in
     uint8_t who[HASH_BYTES], h[HASH_BYTES];
     const struct token_key *key;
     struct token_seen_set *set;
-    int64_t iat, exp;
     uint64_t tag;
     enum err rc;
     unsigned i;
@@ -582,19 +580,16 @@ token_check_access(const struct token_signer *s, const char *jwt, size_t len, in
     hash_keyed(who, (const uint8_t *)jwt, len, h);
     set = &token_seen[(h[8] | (unsigned)h[9] << 8) % TOKEN_SEEN_SETS];
     memcpy(&tag, h, sizeof(tag));
-    for (i = 0; i < TOKEN_SEEN_WAYS; i++) {
-        if (set->tag[i] != tag || set->way[i].claims == NULL || !hash_equal(set->way[i].h, h))
-            continue;
-        rc = token_times(set->way[i].iat, set->way[i].exp, now, why);
+    for (i = 0; i < TOKEN_SEEN_WAYS; i++)
+        if (set->tag[i] == tag && set->way[i].claims != NULL && hash_equal(set->way[i].h, h))
+            break;
+    if (i == TOKEN_SEEN_WAYS) {
+        rc = token_check_new(s, key, jwt, len, h, set, now, &i, why);
         if (rc != ERR_OK)
             return rc;
-        *claims = set->way[i].claims;
-        *why = NULL;
-        return ERR_OK;
     }
-    rc = token_check_new(s, key, jwt, len, h, set, now, &iat, &exp, &i, why);
-    if (rc == ERR_OK)
-        rc = token_times(iat, exp, now, why);
+    /* Remembered or just checked, the times are checked now. */
+    rc = token_times(set->way[i].iat, set->way[i].exp, now, why);
     if (rc != ERR_OK)
         return rc;
     *claims = set->way[i].claims;

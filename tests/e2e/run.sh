@@ -63,7 +63,6 @@ while [ "$next" -lt "${#tests[@]}" ] || [ "${#test_of[@]}" -gt 0 ]; do
     free_slots+=("${slot_of[$pid]}")
     unset "test_of[$pid]" "slot_of[$pid]"
 done
-rm -f "$E2E_LOGS"/*.out
 
 # RELIABILITY G2: no server log of any test holds a secret the test made (the admin token, a
 # key), a JWT, or an NHS-number-like run of ten digits (request ids, times and the hashed token
